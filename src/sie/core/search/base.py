@@ -1,0 +1,78 @@
+"""The one search interface: a Meilisearch adapter and a built-in database backend implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    """What the index holds for one document (the text plus the fields search filters on)."""
+
+    id: str
+    tenant: str
+    title: str | None
+    text: str
+    source: str
+    url: str | None
+    created_at: datetime
+    entities: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    sentiment_label: str | None = None
+    sentiment_compound: float | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    tenant: str
+    q: str = ""
+    source: str | None = None
+    entity: str | None = None
+    sentiment: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: str
+    title: str | None
+    # A short piece of the text around the match, matched terms wrapped in <mark>...</mark>.
+    snippet: str
+    source: str
+    url: str | None
+    sentiment_label: str | None
+    created_at: datetime
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    hits: list[SearchHit]
+    total: int
+
+
+class SearchBackend(Protocol):
+    """Every call has a timeout; an unreachable backend raises `ServiceUnavailable("search")`."""
+
+    name: str
+
+    def ensure_ready(self) -> None:
+        """Create the index and apply its settings (idempotent); called before the first write."""
+
+    def index_documents(self, documents: Sequence[SearchDocument]) -> None:
+        """Add or replace documents (upsert by id), in batches."""
+
+    def delete_documents(self, ids: Sequence[str]) -> None: ...
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        """Only documents of `query.tenant`, ever."""
+
+    def check(self) -> None:
+        """Raise `ServiceUnavailable` when the backend cannot serve."""
