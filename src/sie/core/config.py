@@ -16,9 +16,9 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
-LOCAL_SECRET = "sie-local-development-secret"
+# Local mode signs keys with this; any other environment must set a real API_SECRET_KEY.
+LOCAL_SECRET = "sie-local-development-secret"  # noqa: S105
 
 
 class ConfigError(Exception):
@@ -132,7 +132,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper() or 'config'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']).upper() or 'config'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
 

@@ -18,7 +18,9 @@ from typing import Any
 import structlog
 
 SENSITIVE_KEYS = re.compile(r"(api[_-]?key|secret|password|passwd|token|authorization|dsn|credential)", re.I)
-URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@", re.I)
+URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@", re.I
+)
 API_KEY_PATTERN = re.compile(r"sie_[A-Za-z0-9]{8,}_[A-Za-z0-9_-]{16,}")
 
 

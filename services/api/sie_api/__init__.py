@@ -1,0 +1,1 @@
+"""The SIE API service: FastAPI wiring over the `sie.core` package."""

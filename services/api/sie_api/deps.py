@@ -1,0 +1,94 @@
+"""Dependencies as `Annotated` aliases: routes declare what they need and never build clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from sie.core import metrics
+from sie.core.config import settings
+from sie.core.db import new_session
+from sie.core.queue import JobQueue, get_job_queue, redis_client
+from sie.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from sie.core.security import Principal, Scope, verify_api_key
+
+
+def get_session() -> Iterator[Session]:
+    session = new_session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_queue() -> JobQueue:
+    return get_job_queue()
+
+
+QueueDep = Annotated[JobQueue, Depends(get_queue)]
+
+
+@cache
+def _rate_limiter() -> RateLimiter:
+    return MemoryRateLimiter() if settings.local_mode else RedisRateLimiter(redis_client())
+
+
+def get_rate_limiter() -> RateLimiter:
+    return _rate_limiter()
+
+
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+
+def get_principal(
+    session: SessionDep,
+    x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+) -> Principal:
+    if not x_api_key:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header")
+    principal = verify_api_key(session, x_api_key)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(scope: Scope) -> Callable[[Principal], Principal]:
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has(scope):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the '{scope}' scope")
+        return principal
+
+    return check
+
+
+IngestPrincipal = Annotated[Principal, Depends(require("ingest"))]
+ReadPrincipal = Annotated[Principal, Depends(require("read"))]
+AdminPrincipal = Annotated[Principal, Depends(require("admin"))]
+
+
+def charge_rate_limit(
+    limiter: RateLimiter, principal: Principal, priority: str, cost: int = 1, request: Request | None = None
+) -> None:
+    """Charge `cost` units to the key's window for `priority`; 429 with Retry-After when over."""
+    decision = limiter.hit(principal.key_id, priority, cost, principal.rate_limits)
+    if not decision.allowed:
+        metrics.RATE_LIMITED.labels(priority=priority).inc()
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"rate limit for '{priority}' priority exceeded ({decision.limit} per window)",
+            headers={
+                "Retry-After": str(decision.retry_after),
+                "X-RateLimit-Limit": str(decision.limit),
+                "X-RateLimit-Remaining": str(decision.remaining),
+            },
+        )

@@ -1,0 +1,169 @@
+"""The FastAPI application: routers, body-size limit, request metrics, and error mapping.
+
+`uvicorn sie_api.main:app` (or `sie serve`) runs it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import sie
+from sie.core import metrics
+from sie.core.config import settings
+from sie.core.errors import ServiceUnavailable
+from sie.core.logging import configure_logging, get_logger
+from sie.core.observability import init_sentry
+from sie.core.relay import start_relay_thread
+from sie.core.search import get_search_backend
+from sie_api.deps import get_queue
+from sie_api.routes import dead_letters, documents, health, insights, jobs, search
+
+log = get_logger(__name__)
+RETRY_AFTER_SECONDS = "5"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """413 for bodies over the limit, whether announced by Content-Length or streamed in chunks."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = (
+            self.max_upload_bytes + 64 * 1024 if scope["path"].endswith("/upload") else self.max_body_bytes
+        )
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except BodyTooLarge:
+            await _too_large(send, limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    response = JSONResponse({"detail": f"request body exceeds {limit} bytes"}, status_code=413)
+    await response({"type": "http"}, _empty_receive, send)
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _route_template(request: Request) -> str:
+    """The route's path template (`/v1/jobs/{job_id}`): a bounded metric label, never the raw path."""
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return getattr(route, "path", "unmatched")
+    return "unmatched"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    configure_logging(settings.log_level)
+    init_sentry("api")
+    try:
+        get_search_backend().ensure_ready()
+    except ServiceUnavailable as exc:
+        log.warning("search_not_ready", reason=str(exc))
+    stop_relay = start_relay_thread(get_queue())
+    log.info(
+        "api_started",
+        version=sie.__version__,
+        environment=settings.environment,
+        search_backend=settings.effective_search_backend,
+        queue=get_queue().name,
+    )
+    yield
+    stop_relay.set()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="SIE — Smart Ingestion Engine",
+        version=sie.__version__,
+        description="Ingest content from many sources, enrich it (entities, keywords, sentiment), search it.",
+        lifespan=lifespan,
+    )
+    for module in (health, documents, jobs, search, insights, dead_letters):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def observe_requests(request: Request, call_next: Any) -> Any:
+        start = time.perf_counter()
+        status_code = 500
+        try:
+            response = await call_next(request)
+            status_code = response.status_code
+            return response
+        finally:
+            elapsed = time.perf_counter() - start
+            route = _route_template(request)
+            metrics.HTTP_DURATION.labels(request.method, route, str(status_code)).observe(elapsed)
+            if route not in ("/metrics", "/health", "/livez"):
+                log.info(
+                    "http_request",
+                    method=request.method,
+                    route=route,
+                    status=status_code,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+
+    @app.exception_handler(ServiceUnavailable)
+    async def service_unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
+        metrics.ERRORS.labels(component="api", kind=f"{exc.service}_unavailable").inc()
+        return JSONResponse(
+            {"detail": f"{exc.service} is temporarily unavailable; retry later"},
+            status_code=503,
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        return await service_unavailable(request, ServiceUnavailable("database"))
+
+    @app.exception_handler(redis.RedisError)
+    async def redis_unavailable(request: Request, exc: redis.RedisError) -> JSONResponse:
+        return await service_unavailable(request, ServiceUnavailable("redis"))
+
+    # Added last, so it runs first: an oversized body is refused before anything reads it.
+    app.add_middleware(
+        BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
+    return app
+
+
+app = create_app()

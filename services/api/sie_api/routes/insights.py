@@ -1,0 +1,41 @@
+"""Insights per tenant: sentiment distribution and top entities, optionally per source and window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from sie.core.insights import InsightWindow, entities_by_day, sentiment_by_day
+from sie.core.schemas import EntityInsights, SentimentInsights
+from sie_api.deps import ReadPrincipal, SessionDep
+
+router = APIRouter(prefix="/v1/insights", tags=["insights"])
+
+SourceFilter = Annotated[str | None, Query(max_length=200)]
+FromFilter = Annotated[datetime | None, Query(alias="from")]
+ToFilter = Annotated[datetime | None, Query(alias="to")]
+
+
+@router.get("/sentiment", response_model=SentimentInsights)
+def sentiment_insights(
+    principal: ReadPrincipal,
+    session: SessionDep,
+    source: SourceFilter = None,
+    date_from: FromFilter = None,
+    date_to: ToFilter = None,
+) -> dict[str, Any]:
+    return sentiment_by_day(session, InsightWindow(principal.tenant, source, date_from, date_to))
+
+
+@router.get("/entities", response_model=EntityInsights)
+def entity_insights(
+    principal: ReadPrincipal,
+    session: SessionDep,
+    source: SourceFilter = None,
+    date_from: FromFilter = None,
+    date_to: ToFilter = None,
+    top: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    return entities_by_day(session, InsightWindow(principal.tenant, source, date_from, date_to), top=top)

@@ -1,0 +1,59 @@
+"""Search the tenant's documents, with filters and a highlighted snippet per hit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from sie.core.schemas import SearchHitPublic, SearchResponse
+from sie.core.search import SearchQuery, get_search_backend
+from sie_api.deps import ReadPrincipal
+
+router = APIRouter(prefix="/v1/search", tags=["search"])
+
+
+@router.get("", response_model=SearchResponse)
+async def search_documents(
+    principal: ReadPrincipal,
+    q: Annotated[str, Query(max_length=500)] = "",
+    source: Annotated[str | None, Query(max_length=200)] = None,
+    entity: Annotated[str | None, Query(max_length=300)] = None,
+    sentiment: Literal["positive", "neutral", "negative"] | None = None,
+    date_from: Annotated[datetime | None, Query(alias="from")] = None,
+    date_to: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> SearchResponse:
+    query = SearchQuery(
+        tenant=principal.tenant,
+        q=q,
+        source=source,
+        entity=entity,
+        sentiment=sentiment,
+        date_from=date_from,
+        date_to=date_to,
+        limit=limit,
+        offset=offset,
+    )
+    results = await run_in_threadpool(get_search_backend().search, query)
+    return SearchResponse(
+        hits=[
+            SearchHitPublic(
+                id=hit.id,
+                title=hit.title,
+                snippet=hit.snippet,
+                source=hit.source,
+                url=hit.url,
+                sentiment=hit.sentiment_label,
+                created_at=hit.created_at,
+                score=hit.score,
+            )
+            for hit in results.hits
+        ],
+        total=results.total,
+        limit=limit,
+        offset=offset,
+    )

@@ -1,0 +1,200 @@
+"""The dead-letter queue: a durable PostgreSQL record per dead job, mirrored in the `dead_letter` Redis list.
+
+The runbook reads the Redis list (`redis-cli LLEN dead_letter`, `LRANGE dead_letter 0 10`); the
+table is the truth, so a Redis restart loses no dead letter: `sync_dead_letter_list` rebuilds the
+list from it. Replays go through `replay_dead_letters`, the one owner of the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sie.core import metrics
+from sie.core.db import session_scope
+from sie.core.errors import ServiceUnavailable
+from sie.core.logging import get_logger
+from sie.core.models import DeadLetter, Document, Job, JobStatus, utcnow
+from sie.core.queue import DEAD_LETTER_LIST, JobQueue, redis_client, task_for_queue
+
+log = get_logger(__name__)
+
+
+def entry_json(letter: DeadLetter) -> str:
+    return json.dumps(
+        {
+            "id": str(letter.id),
+            "job_id": str(letter.job_id),
+            "tenant": letter.tenant,
+            "queue": letter.queue,
+            "task": letter.task,
+            "source": letter.source,
+            "error": letter.error,
+            "error_kind": letter.error_kind,
+            "attempts": letter.attempts,
+            "created_at": letter.created_at.isoformat(),
+        },
+        sort_keys=True,
+    )
+
+
+def record_dead_letter(
+    session: Session, job: Job, *, error: str, error_kind: str, source: str | None
+) -> DeadLetter:
+    """Mark the job dead and write its durable record (in the caller's transaction)."""
+    job.status = JobStatus.dead
+    job.error = error
+    job.error_kind = error_kind
+    job.finished_at = utcnow()
+    letter = DeadLetter(
+        id=uuid.uuid4(),
+        job_id=job.id,
+        tenant=job.tenant,
+        queue=job.queue,
+        task=task_for_queue(job.queue),
+        source=source,
+        error=error,
+        error_kind=error_kind,
+        attempts=job.attempts,
+        created_at=utcnow(),
+    )
+    session.add(letter)
+    metrics.DEAD_LETTERED.labels(queue=job.queue, kind=error_kind).inc()
+    return letter
+
+
+def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
+    """Mirror committed dead letters into the Redis list; a failure is repaired by the next sync."""
+    if not letters or redis_client_or_none() is None:
+        return
+    try:
+        redis_client().rpush(DEAD_LETTER_LIST, *(entry_json(letter) for letter in letters))
+    except redis.RedisError as exc:
+        log.warning("dead_letter_publish_failed", reason=type(exc).__name__, count=len(letters))
+
+
+def redis_client_or_none() -> redis.Redis | None:
+    try:
+        return redis_client()
+    except ServiceUnavailable:
+        return None
+
+
+def pending_dead_letters(session: Session) -> list[DeadLetter]:
+    return list(
+        session.scalars(
+            select(DeadLetter).where(DeadLetter.replayed_at.is_(None)).order_by(DeadLetter.created_at)
+        )
+    )
+
+
+def dead_letter_count(session: Session) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None)))
+        or 0
+    )
+
+
+def sync_dead_letter_list() -> int:
+    """Make the Redis list equal the durable records (after a Redis restart, or a replay)."""
+    client = redis_client_or_none()
+    if client is None:
+        return 0
+    with session_scope() as session:
+        letters = pending_dead_letters(session)
+        expected = [entry_json(letter) for letter in letters]
+    try:
+        current = [item.decode() for item in client.lrange(DEAD_LETTER_LIST, 0, -1)]
+        if current != expected:
+            pipe = client.pipeline(transaction=True)
+            pipe.delete(DEAD_LETTER_LIST)
+            if expected:
+                pipe.rpush(DEAD_LETTER_LIST, *expected)
+            pipe.execute()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("redis", type(exc).__name__) from exc
+    metrics.DLQ_LENGTH.set(len(expected))
+    return len(expected)
+
+
+@dataclass(frozen=True)
+class ReplaySelector:
+    """Which dead letters to replay; every field narrows the match."""
+
+    tenant: str | None = None
+    queue: str | None = None
+    task: str | None = None
+    error_contains: str | None = None
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def select_dead_letters(
+    session: Session, selector: ReplaySelector, *, limit: int | None = None
+) -> list[DeadLetter]:
+    query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+    for column, value in (
+        (DeadLetter.tenant, selector.tenant),
+        (DeadLetter.queue, selector.queue),
+        (DeadLetter.task, selector.task),
+        (DeadLetter.source, selector.source),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if selector.error_contains:
+        query = query.where(DeadLetter.error.contains(selector.error_contains, autoescape=True))
+    if selector.since is not None:
+        query = query.where(DeadLetter.created_at >= selector.since)
+    if selector.until is not None:
+        query = query.where(DeadLetter.created_at < selector.until)
+    query = query.order_by(DeadLetter.created_at, DeadLetter.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query.with_for_update(skip_locked=True)))
+
+
+def replay_dead_letters(
+    queue: JobQueue, selector: ReplaySelector, *, replayed_by: str, limit: int | None = None
+) -> list[DeadLetter]:
+    """Send matching dead jobs back to their queues, once each; record who replayed them."""
+    with session_scope() as session:
+        letters = select_dead_letters(session, selector, limit=limit)
+        now = utcnow()
+        for letter in letters:
+            letter.replayed_at = now
+            letter.replayed_by = replayed_by
+            job = session.get(Job, letter.job_id, with_for_update=True)
+            if job is not None:
+                job.status = JobStatus.pending
+                job.attempts = 0
+                job.error = None
+                job.error_kind = None
+                job.enqueued_at = None
+                job.finished_at = None
+                document = session.get(Document, job.document_id)
+                if document is not None:
+                    document.status = "pending"
+    by_queue: dict[str, list[uuid.UUID]] = {}
+    for letter in letters:
+        by_queue.setdefault(letter.queue, []).append(letter.job_id)
+    from sie.core.ingest import mark_enqueued
+
+    for queue_name, job_ids in by_queue.items():
+        # If the broker is down the jobs stay in the outbox and the relay sends them.
+        try:
+            queue.enqueue(queue_name, job_ids)
+            mark_enqueued(job_ids)
+        except ServiceUnavailable:
+            log.warning("replay_enqueue_deferred", jobs=len(job_ids))
+    if letters:
+        log.info("dead_letters_replayed", count=len(letters), replayed_by=replayed_by)
+        sync_dead_letter_list()
+    return letters

@@ -1,0 +1,185 @@
+"""Accepting documents: the one path by which the API, the CLI and sources create work.
+
+Document and job rows are written in one transaction; jobs are enqueued only after the commit.
+If the queue is down at that moment, the job stays in the outbox (`enqueued_at IS NULL`) and the
+relay sends it later, so an accepted document is never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sie.core import metrics
+from sie.core.db import session_scope
+from sie.core.errors import ServiceUnavailable
+from sie.core.logging import get_logger
+from sie.core.models import Document, DocumentBlob, DocumentStatus, Job, JobKind, JobStatus, utcnow
+from sie.core.queue import JobQueue, queue_for
+
+log = get_logger(__name__)
+
+OcrStrategy = Literal["auto", "ocr_only", "no_ocr"]
+_WHITESPACE = re.compile(r"\s+")
+
+
+def content_hash(text: str) -> str:
+    """Identity of a document's content: whitespace differences do not make a new document."""
+    return hashlib.sha256(_WHITESPACE.sub(" ", text).strip().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """One document to ingest: exactly one of text, url or data."""
+
+    text: str | None = None
+    url: str | None = None
+    data: bytes | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    title: str | None = None
+    source: str = "api"
+    priority: str = "normal"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    external_id: str | None = None
+    ocr_strategy: OcrStrategy = "auto"
+    fetch_headers: dict[str, str] | None = None
+    kind: str = JobKind.ingest
+
+
+@dataclass(frozen=True)
+class Submission:
+    job_id: uuid.UUID
+    document_id: uuid.UUID
+    status: str
+    queue: str
+    duplicate: bool = False
+
+    def as_response(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "job_id": str(self.job_id),
+            "document_id": str(self.document_id),
+            "status": self.status,
+        }
+        if self.duplicate:
+            body["duplicate"] = True
+        return body
+
+
+def _existing_submission(session: Session, tenant: str, text_hash: str) -> Submission | None:
+    row = session.execute(
+        select(Document.id, Job.id, Job.status, Job.queue)
+        .join(Job, Job.document_id == Document.id)
+        .where(Document.tenant == tenant, Document.content_hash == text_hash)
+        .order_by(Job.created_at)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return Submission(job_id=row[1], document_id=row[0], status=row[2], queue=row[3], duplicate=True)
+
+
+def _add_one(session: Session, tenant: str, new: NewDocument) -> Submission:
+    text_hash = content_hash(new.text) if new.text is not None else None
+    if text_hash is not None and (existing := _existing_submission(session, tenant, text_hash)):
+        return existing
+    document = Document(
+        id=uuid.uuid4(),
+        tenant=tenant,
+        source=new.source,
+        external_id=new.external_id,
+        title=new.title,
+        url=new.url,
+        text=new.text,
+        content_hash=text_hash,
+        content_type="text/plain" if new.text is not None else new.content_type,
+        meta=new.metadata,
+        status=DocumentStatus.pending,
+    )
+    queue = queue_for(priority=new.priority, kind=new.kind)
+    job = Job(
+        id=uuid.uuid4(),
+        tenant=tenant,
+        document_id=document.id,
+        kind=new.kind,
+        priority=new.priority,
+        queue=queue,
+        status=JobStatus.pending,
+        options={
+            key: value
+            for key, value in (("ocr_strategy", new.ocr_strategy), ("fetch_headers", new.fetch_headers))
+            if value
+        },
+    )
+    # A savepoint per document: a concurrent insert of the same content loses the race cleanly.
+    try:
+        with session.begin_nested():
+            session.add(document)
+            if new.data is not None:
+                session.add(
+                    DocumentBlob(
+                        document_id=document.id,
+                        filename=new.filename,
+                        content_type=new.content_type,
+                        data=new.data,
+                    )
+                )
+            session.add(job)
+    except IntegrityError:
+        if text_hash is not None and (existing := _existing_submission(session, tenant, text_hash)):
+            return existing
+        raise
+    return Submission(job_id=job.id, document_id=document.id, status=job.status, queue=queue)
+
+
+def add_documents(session: Session, *, tenant: str, documents: Sequence[NewDocument]) -> list[Submission]:
+    """Write document and job rows in the caller's transaction. Call `enqueue_new` after commit."""
+    return [_add_one(session, tenant, new) for new in documents]
+
+
+def enqueue_new(queue: JobQueue, submissions: Sequence[Submission]) -> bool:
+    """Send freshly committed jobs to workers; on a broker outage leave them to the relay."""
+    by_queue: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for submission in submissions:
+        if not submission.duplicate:
+            by_queue[submission.queue].append(submission.job_id)
+    if not by_queue:
+        return True
+    try:
+        for queue_name, job_ids in by_queue.items():
+            queue.enqueue(queue_name, job_ids)
+            metrics.JOBS_SUBMITTED.labels(queue=queue_name).inc(len(job_ids))
+    except ServiceUnavailable as exc:
+        log.warning("enqueue_deferred", reason=str(exc), jobs=sum(len(ids) for ids in by_queue.values()))
+        metrics.ERRORS.labels(component="api", kind="enqueue_deferred").inc()
+        return False
+    mark_enqueued([job_id for ids in by_queue.values() for job_id in ids])
+    return True
+
+
+def mark_enqueued(job_ids: Sequence[uuid.UUID]) -> None:
+    try:
+        with session_scope() as session:
+            session.execute(
+                update(Job).where(Job.id.in_(job_ids), Job.enqueued_at.is_(None)).values(enqueued_at=utcnow())
+            )
+    except ServiceUnavailable:
+        # Harmless: the relay would enqueue them once more, and jobs are idempotent.
+        log.warning("mark_enqueued_failed", jobs=len(job_ids))
+
+
+def ingest(queue: JobQueue, *, tenant: str, documents: Sequence[NewDocument]) -> list[Submission]:
+    """Accept documents for a tenant: commit their rows, then enqueue their jobs."""
+    with session_scope() as session:
+        submissions = add_documents(session, tenant=tenant, documents=documents)
+    enqueue_new(queue, submissions)
+    return submissions

@@ -1,0 +1,191 @@
+"""The queue contract: queue names, the task name, and how jobs reach a worker.
+
+Production: Celery on Redis, one queue per priority plus one for OCR, consumed in strict priority
+order. Local mode: the same task body runs on an in-process thread pool.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
+from typing import Protocol
+
+import redis
+from kombu import Queue
+
+from sie.core.config import settings
+from sie.core.errors import ServiceUnavailable
+
+QUEUE_HIGH = "ingestion.high"
+QUEUE_NORMAL = "ingestion"
+QUEUE_LOW = "ingestion.low"
+QUEUE_OCR = "ocr"
+INGEST_QUEUES = (QUEUE_HIGH, QUEUE_NORMAL, QUEUE_LOW)
+ALL_QUEUES = (*INGEST_QUEUES, QUEUE_OCR)
+DEAD_LETTER_LIST = "dead_letter"
+# Present while Redis still holds what we enqueued; gone after a Redis restart without persistence.
+QUEUE_EPOCH_KEY = "sie:queue-epoch"
+
+TASK_PROCESS_JOBS = "sie.process_jobs"
+TASK_OCR_JOBS = "sie.ocr_jobs"
+
+PRIORITY_QUEUES = {"high": QUEUE_HIGH, "normal": QUEUE_NORMAL, "low": QUEUE_LOW}
+# Jobs per message when many arrive at once: the worker runs NLP on them as one batch.
+MESSAGE_BATCH_SIZE = 16
+
+
+def queue_for(*, priority: str, kind: str) -> str:
+    return QUEUE_OCR if kind == "ocr" else PRIORITY_QUEUES[priority]
+
+
+def task_for_queue(queue: str) -> str:
+    return TASK_OCR_JOBS if queue == QUEUE_OCR else TASK_PROCESS_JOBS
+
+
+class JobQueue(Protocol):
+    name: str
+
+    def enqueue(self, queue: str, job_ids: Sequence[uuid.UUID], *, countdown: float = 0) -> None:
+        """Hand jobs to workers; raises `ServiceUnavailable` when the broker is down."""
+
+    def check(self) -> None: ...
+
+
+@cache
+def redis_client() -> redis.Redis:
+    if settings.redis_url is None:
+        raise ServiceUnavailable("redis", "REDIS_URL is not set")
+    return redis.Redis.from_url(
+        settings.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
+    )
+
+
+def make_celery_app(main: str = "sie") -> object:
+    """The Celery app with the handbook's settings (§5.2); workers and producers share it."""
+    from celery import Celery
+
+    app = Celery(main, broker=settings.redis_url, backend=None)
+    app.conf.update(
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        worker_prefetch_multiplier=1,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=QUEUE_NORMAL,
+        task_queues=[Queue(name) for name in ALL_QUEUES],
+        task_routes={TASK_OCR_JOBS: {"queue": QUEUE_OCR}},
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_transport_options={
+            "visibility_timeout": settings.celery_visibility_timeout,
+            # BRPOP the queues in the order given: high before normal before low.
+            "queue_order_strategy": "priority",
+            "socket_timeout": 10,
+            "socket_connect_timeout": 5,
+        },
+        worker_max_tasks_per_child=settings.worker_max_tasks_per_child or None,
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+@cache
+def celery_producer() -> object:
+    return make_celery_app("sie-producer")
+
+
+class CeleryQueue:
+    name = "celery"
+
+    def enqueue(self, queue: str, job_ids: Sequence[uuid.UUID], *, countdown: float = 0) -> None:
+        from kombu.exceptions import OperationalError
+
+        app = celery_producer()
+        ids = [str(job_id) for job_id in job_ids]
+        try:
+            for start in range(0, len(ids), MESSAGE_BATCH_SIZE):
+                app.send_task(  # type: ignore[attr-defined]
+                    task_for_queue(queue),
+                    args=[ids[start : start + MESSAGE_BATCH_SIZE]],
+                    queue=queue,
+                    countdown=countdown or None,
+                    retry=False,
+                )
+        except (OperationalError, redis.RedisError, OSError) as exc:
+            raise ServiceUnavailable("redis", type(exc).__name__) from exc
+
+    def check(self) -> None:
+        try:
+            redis_client().ping()
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("redis", type(exc).__name__) from exc
+
+
+class InProcessQueue:
+    """Local mode: jobs run on a thread pool in this process, with the same task body."""
+
+    name = "in-process"
+
+    def __init__(self, handler: Callable[[str, list[uuid.UUID]], None], workers: int = 2) -> None:
+        self._handler = handler
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sie-job")
+        self._pending: set[Future[None]] = set()
+        self._timers: set[threading.Timer] = set()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+
+    def enqueue(self, queue: str, job_ids: Sequence[uuid.UUID], *, countdown: float = 0) -> None:
+        ids = list(job_ids)
+        for start in range(0, len(ids), MESSAGE_BATCH_SIZE):
+            chunk = ids[start : start + MESSAGE_BATCH_SIZE]
+            if countdown > 0:
+                self._schedule_later(queue, chunk, countdown)
+            else:
+                self._submit(queue, chunk)
+
+    def _submit(self, queue: str, job_ids: list[uuid.UUID]) -> None:
+        with self._lock:
+            future = self._executor.submit(self._handler, queue, job_ids)
+            self._pending.add(future)
+        future.add_done_callback(self._finished)
+
+    def _schedule_later(self, queue: str, job_ids: list[uuid.UUID], countdown: float) -> None:
+        def fire() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+            self._submit(queue, job_ids)
+
+        timer = threading.Timer(countdown, fire)
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+    def _finished(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+            self._idle.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until no job is running or scheduled; True if that happened within `timeout`."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._pending and not self._timers, timeout)
+
+    def check(self) -> None:
+        return None
+
+
+@cache
+def get_job_queue() -> JobQueue:
+    if settings.local_mode:
+        from sie.core.jobs import run_jobs_in_process
+
+        return InProcessQueue(run_jobs_in_process)
+    return CeleryQueue()

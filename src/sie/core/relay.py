@@ -1,0 +1,117 @@
+"""The outbox relay and the re-index sweep: what makes "accepted" mean "will be processed".
+
+- Jobs committed but never handed to Redis (`enqueued_at IS NULL`, older than a grace period)
+  are enqueued. Rows are taken with `FOR UPDATE SKIP LOCKED`, so several relays never send the
+  same job twice at once (and a second send would be harmless: jobs are idempotent).
+- Redis on these machines keeps nothing on disk: a restart empties every queue. The relay keeps
+  an epoch key in Redis; when it has vanished, every unfinished job is sent again.
+- Documents stored while search was down are indexed once it answers again.
+- The `dead_letter` list is rebuilt from the durable records when they differ.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+import redis
+from sqlalchemy import select, update
+
+from sie.core import metrics
+from sie.core.config import settings
+from sie.core.db import session_scope
+from sie.core.deadletter import sync_dead_letter_list
+from sie.core.errors import ServiceUnavailable
+from sie.core.jobs import index_and_mark, search_document
+from sie.core.logging import get_logger
+from sie.core.models import Document, DocumentStatus, Job, JobStatus, utcnow
+from sie.core.queue import QUEUE_EPOCH_KEY, JobQueue, redis_client
+
+log = get_logger(__name__)
+BATCH = 500
+
+
+def _queue_was_reset() -> bool:
+    """True once after Redis lost its data (restart without persistence, FLUSHALL)."""
+    if settings.local_mode:
+        return False
+    try:
+        return bool(redis_client().set(QUEUE_EPOCH_KEY, uuid.uuid4().hex, nx=True))
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("redis", type(exc).__name__) from exc
+
+
+def relay_once(queue: JobQueue) -> int:
+    """Enqueue jobs stuck in the outbox; after a queue reset, every unfinished job. Returns the count."""
+    reset = _queue_was_reset()
+    cutoff = utcnow() - timedelta(seconds=settings.relay_grace_seconds)
+    with session_scope() as session:
+        query = select(Job.id, Job.queue).where(Job.status.in_([JobStatus.pending, JobStatus.running]))
+        if reset:
+            log.warning("queue_reset_detected")
+        else:
+            query = query.where(
+                Job.enqueued_at.is_(None), Job.created_at < cutoff, Job.status == JobStatus.pending
+            )
+        rows = session.execute(query.limit(BATCH * 20).with_for_update(skip_locked=True)).all()
+        by_queue: dict[str, list[uuid.UUID]] = defaultdict(list)
+        for job_id, queue_name in rows:
+            by_queue[queue_name].append(job_id)
+        for queue_name, job_ids in by_queue.items():
+            queue.enqueue(queue_name, job_ids)
+            session.execute(update(Job).where(Job.id.in_(job_ids)).values(enqueued_at=utcnow()))
+    if rows:
+        metrics.OUTBOX_RELAYED.inc(len(rows))
+        log.info("outbox_relayed", jobs=len(rows), after_reset=reset)
+    return len(rows)
+
+
+def reindex_once() -> int:
+    """Index stored documents that missed the index (search was down). Returns the count."""
+    with session_scope() as session:
+        documents = session.scalars(
+            select(Document)
+            .where(Document.status == DocumentStatus.done, Document.indexed_at.is_(None))
+            .order_by(Document.processed_at)
+            .limit(BATCH)
+        ).all()
+        pending = [search_document(document) for document in documents]
+    if pending and index_and_mark(pending):
+        metrics.REINDEXED.inc(len(pending))
+        log.info("reindexed", documents=len(pending))
+        return len(pending)
+    return 0
+
+
+def mark_all_for_reindex() -> int:
+    """`sie reindex --all`: rebuild the whole index (e.g. a new Meilisearch instance)."""
+    with session_scope() as session:
+        result = session.execute(
+            update(Document).where(Document.indexed_at.is_not(None)).values(indexed_at=None)
+        )
+        return result.rowcount or 0
+
+
+def relay_cycle(queue: JobQueue) -> None:
+    for step in (lambda: relay_once(queue), reindex_once, sync_dead_letter_list):
+        try:
+            step()
+        except ServiceUnavailable as exc:
+            log.warning("relay_step_unavailable", reason=str(exc))
+        except Exception:
+            log.exception("relay_step_failed")
+            metrics.ERRORS.labels(component="relay", kind="internal").inc()
+
+
+def run_relay(queue: JobQueue, stop: threading.Event) -> None:
+    log.info("relay_started", interval_s=settings.relay_interval_seconds)
+    while not stop.wait(settings.relay_interval_seconds):
+        relay_cycle(queue)
+
+
+def start_relay_thread(queue: JobQueue) -> threading.Event:
+    stop = threading.Event()
+    threading.Thread(target=run_relay, args=(queue, stop), name="sie-relay", daemon=True).start()
+    return stop
