@@ -53,7 +53,7 @@ def _parse_rate_limits(values: list[str]) -> dict[str, dict[str, int]] | None:
         except ValueError:
             raise typer.BadParameter(
                 f"expected PRIORITY=REQUESTS/SECONDS (e.g. normal=600/60), got {value!r}"
-            )
+            ) from None
     return limits or None
 
 

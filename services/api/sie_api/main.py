@@ -14,7 +14,6 @@ import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import sie
@@ -84,11 +83,8 @@ async def _empty_receive() -> Message:
 
 def _route_template(request: Request) -> str:
     """The route's path template (`/v1/jobs/{job_id}`): a bounded metric label, never the raw path."""
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "unmatched")
-    return "unmatched"
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
 
 
 @asynccontextmanager

@@ -130,7 +130,7 @@ def create_documents_batch(
 ) -> dict[str, Any]:
     if len(body.documents) > settings.max_batch_documents:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            status.HTTP_413_CONTENT_TOO_LARGE,
             f"a batch holds at most {settings.max_batch_documents} documents, got {len(body.documents)}",
         )
     # Fair counting: each document is charged to its own priority's window.
@@ -170,10 +170,10 @@ async def upload_document(
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"file exceeds {settings.max_upload_bytes} bytes"
+            status.HTTP_413_CONTENT_TOO_LARGE, f"file exceeds {settings.max_upload_bytes} bytes"
         )
     if not data:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "file: the uploaded file is empty")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "file: the uploaded file is empty")
     content_type = sniff_content_type(data)
     if content_type not in SUPPORTED_TYPES:
         raise HTTPException(
@@ -181,7 +181,7 @@ async def upload_document(
             "unsupported file type: send plain text, HTML, PDF or an image (PNG, JPEG, TIFF, WebP)",
         )
     if ocr_strategy == "no_ocr" and is_image(content_type):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "ocr_strategy: an image needs OCR")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "ocr_strategy: an image needs OCR")
     new = NewDocument(
         data=data,
         filename=(file.filename or "")[:500] or None,
