@@ -98,8 +98,8 @@ class SlowHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         time.sleep(self.delay)
-        body = f"<html><body><article><p>Slow page {self.path} about Vienna and Siemens.</p></article></body></html>"
-        payload = body.encode()
+        paragraph = f"<p>Slow page {self.path} about Vienna and Siemens.</p>"
+        payload = f"<html><body><article>{paragraph}</article></body></html>".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(payload)))

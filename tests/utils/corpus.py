@@ -28,6 +28,9 @@ def known_documents(count: int, *, tag: str = "") -> list[KnownDocument]:
     for i in range(count):
         person, organisation = PEOPLE[i % 5], ORGANISATIONS[(i // 5) % 5]
         city, sentiment = CITIES[(i * 3) % 5], list(TONES)[i % 3]
-        text = f"Report {i}{tag}: {person} travelled to {city} with a delegation from {organisation}. {TONES[sentiment]}"
+        text = (
+            f"Report {i}{tag}: {person} travelled to {city} with a delegation from {organisation}. "
+            f"{TONES[sentiment]}"
+        )
         documents.append(KnownDocument(text, person, organisation, city, sentiment))
     return documents
