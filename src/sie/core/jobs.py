@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -36,7 +37,7 @@ from sie.core.models import (
     JobStatus,
     utcnow,
 )
-from sie.core.pipeline.types import Enrichment, ExtractedText
+from sie.core.pipeline.types import Enrichment, ExtractedText, PageText
 from sie.core.queue import QUEUE_OCR, JobQueue, get_job_queue
 from sie.core.search import SearchDocument, get_search_backend
 
@@ -74,14 +75,24 @@ def claim_jobs(job_ids: Sequence[uuid.UUID]) -> list[ClaimedJob]:
         jobs = session.scalars(
             select(Job).where(Job.id.in_(job_ids)).order_by(Job.id).with_for_update()
         ).all()
+        open_jobs = []
         for job in jobs:
             if job.status in (JobStatus.done, JobStatus.failed, JobStatus.dead):
                 log.info("job_skipped", job_id=str(job.id), status=job.status)
-                continue
-            document = session.get(Document, job.document_id)
-            if document is None:
-                continue
-            blob = session.get(DocumentBlob, job.document_id)
+            else:
+                open_jobs.append(job)
+        document_ids = [job.document_id for job in open_jobs]
+        documents = {
+            doc.id: doc for doc in session.scalars(select(Document).where(Document.id.in_(document_ids)))
+        }
+        blobs = {
+            blob.document_id: blob
+            for blob in session.scalars(
+                select(DocumentBlob).where(DocumentBlob.document_id.in_(document_ids))
+            )
+        }
+        for job in open_jobs:
+            document, blob = documents[job.document_id], blobs.get(job.document_id)
             job.status = JobStatus.running
             job.attempts += 1
             job.started_at = utcnow()
@@ -106,25 +117,40 @@ def claim_jobs(job_ids: Sequence[uuid.UUID]) -> list[ClaimedJob]:
     return claimed
 
 
+@dataclass(frozen=True)
+class JobContent:
+    """The bytes a job reads, with the type its sender declared and its file name, if any."""
+
+    data: bytes
+    declared_type: str | None = None
+    filename: str | None = None
+
+
+def job_content(job: ClaimedJob) -> JobContent:
+    """The job's uploaded file, or what its URL serves (fetched now, SSRF-guarded)."""
+    from sie.core.pipeline.fetch import fetch_url
+
+    if job.blob is not None:
+        return JobContent(job.blob, job.blob_content_type, job.blob_filename)
+    if job.url is None:
+        raise PermanentError("job has neither text, file nor URL")
+    with stage("fetch"):
+        fetched = fetch_url(job.url, headers=job.options.get("fetch_headers"))
+    return JobContent(fetched.content, fetched.content_type)
+
+
 def read_text(job: ClaimedJob) -> ExtractedText:
     """The general worker's first stages: pushed text as is, or fetch + extract."""
     from sie.core.pipeline.extract import extract
-    from sie.core.pipeline.fetch import fetch_url
 
     if job.text is not None:
         return ExtractedText(text=job.text, content_type="text/plain", title=job.title)
-    if job.blob is not None:
-        with _stage("extract"):
-            return extract(job.blob, declared_type=job.blob_content_type, filename=job.blob_filename)
-    if job.url is None:
-        raise PermanentError("job has neither text, file nor URL")
-    with _stage("fetch"):
-        fetched = fetch_url(job.url, headers=job.options.get("fetch_headers"))
-    with _stage("extract"):
-        return extract(fetched.content, declared_type=fetched.content_type)
+    content = job_content(job)
+    with stage("extract"):
+        return extract(content.data, declared_type=content.declared_type, filename=content.filename)
 
 
-class _stage:
+class stage:
     """Times one pipeline stage into `sie_job_duration_seconds{stage, outcome}`."""
 
     def __init__(self, name: str) -> None:
@@ -222,65 +248,130 @@ def _route_to_ocr(job: ClaimedJob, queue: JobQueue) -> None:
     mark_enqueued([job.job_id])
 
 
-def _store(job: ClaimedJob, extracted: ExtractedText, enrichment: Enrichment) -> SearchDocument | None:
-    """Write the result into the document row, once; return what to index (None for a duplicate)."""
-    text_hash = content_hash(extracted.text)
+@dataclass(frozen=True)
+class Enriched:
+    job: ClaimedJob
+    extracted: ExtractedText
+    enrichment: Enrichment
+
+
+def _store_batch(batch: Sequence[Enriched]) -> dict[uuid.UUID, SearchDocument | None]:
+    """Write results into their document rows in one transaction; a job already done is left alone.
+
+    Returns, per job stored now, what to index (None when its content duplicates another document).
+    One transaction and a handful of statements per batch, not per document: at NLP speed the
+    per-document round trips would otherwise cost as much as the NLP itself.
+    """
+    stored: dict[uuid.UUID, SearchDocument | None] = {}
+    hashes = {item.job.job_id: content_hash(item.extracted.text) for item in batch}
     with session_scope() as session:
-        row = session.get(Job, job.job_id, with_for_update=True)
-        if row is None or row.status == JobStatus.done:
-            return None
-        document = session.get(Document, job.document_id)
-        assert document is not None
+        open_jobs = {
+            job.id: job
+            for job in session.scalars(
+                select(Job).where(Job.id.in_(list(hashes))).order_by(Job.id).with_for_update()
+            )
+            if job.status != JobStatus.done
+        }
+        pending = [item for item in batch if item.job.job_id in open_jobs]
+        if not pending:
+            return stored
+        document_ids = [item.job.document_id for item in pending]
+        documents = {
+            doc.id: doc for doc in session.scalars(select(Document).where(Document.id.in_(document_ids)))
+        }
+        owners: dict[tuple[str, str], uuid.UUID] = {
+            (tenant, text_hash): document_id
+            for tenant, text_hash, document_id in session.execute(
+                select(Document.tenant, Document.content_hash, Document.id).where(
+                    Document.tenant.in_({item.job.tenant for item in pending}),
+                    Document.content_hash.in_([hashes[item.job.job_id] for item in pending]),
+                )
+            )
+        }
+        session.execute(delete(DocumentEntity).where(DocumentEntity.document_id.in_(document_ids)))
+        session.execute(delete(DocumentBlob).where(DocumentBlob.document_id.in_(document_ids)))
         now = utcnow()
-        row.status, row.finished_at, row.error, row.error_kind = JobStatus.done, now, None, None
-        twin = session.scalar(
-            select(Document.id).where(
-                Document.tenant == job.tenant, Document.content_hash == text_hash, Document.id != document.id
+        for item in pending:
+            job, document = open_jobs[item.job.job_id], documents[item.job.document_id]
+            job.status, job.finished_at, job.error, job.error_kind = JobStatus.done, now, None, None
+            owner = owners.setdefault((item.job.tenant, hashes[item.job.job_id]), document.id)
+            if owner != document.id:
+                document.status, document.duplicate_of, document.processed_at = (
+                    DocumentStatus.duplicate,
+                    owner,
+                    now,
+                )
+                stored[item.job.job_id] = None
+                continue
+            _fill_document(document, item, hashes[item.job.job_id], now)
+            session.add_all(
+                DocumentEntity(
+                    document_id=document.id,
+                    tenant=document.tenant,
+                    text=entity.text[:300],
+                    label=entity.label,
+                    count=entity.count,
+                    created_at=document.created_at,
+                )
+                for entity in item.enrichment.entities
             )
-        )
-        if twin is not None:
-            document.status, document.duplicate_of, document.processed_at = (
-                DocumentStatus.duplicate,
-                twin,
-                now,
-            )
-            session.execute(delete(DocumentBlob).where(DocumentBlob.document_id == document.id))
-            return None
-        document.text = extracted.text
-        document.title = document.title or extracted.title
-        document.content_type = extracted.content_type
-        document.content_hash = text_hash
-        document.language = enrichment.language
-        document.entities = [
-            {"text": e.text, "label": e.label, "count": e.count} for e in enrichment.entities
-        ]
-        document.keywords = list(enrichment.keywords)
-        document.sentiment_compound = enrichment.sentiment.compound
-        document.sentiment_label = enrichment.sentiment.label
-        document.extraction = _extraction_details(extracted)
-        document.status, document.processed_at = DocumentStatus.done, now
-        session.execute(delete(DocumentEntity).where(DocumentEntity.document_id == document.id))
-        session.add_all(
-            DocumentEntity(
-                document_id=document.id,
-                tenant=job.tenant,
-                text=entity.text[:300],
-                label=entity.label,
-                count=entity.count,
-                created_at=document.created_at,
-            )
-            for entity in enrichment.entities
-        )
-        session.execute(delete(DocumentBlob).where(DocumentBlob.document_id == document.id))
-        return search_document(document)
+            stored[item.job.job_id] = search_document(document)
+    return stored
+
+
+def _fill_document(document: Document, item: Enriched, text_hash: str, now: datetime) -> None:
+    enrichment = item.enrichment
+    document.text = item.extracted.text
+    document.title = document.title or item.extracted.title
+    document.content_type = item.extracted.content_type
+    document.content_hash = text_hash
+    document.language = enrichment.language
+    document.entities = [{"text": e.text, "label": e.label, "count": e.count} for e in enrichment.entities]
+    document.keywords = list(enrichment.keywords)
+    document.sentiment_compound = enrichment.sentiment.compound
+    document.sentiment_label = enrichment.sentiment.label
+    document.extraction = _extraction_details(item.extracted)
+    document.status, document.processed_at = DocumentStatus.done, now
+
+
+def _store_each(batch: Sequence[Enriched], queue: JobQueue) -> dict[uuid.UUID, SearchDocument | None]:
+    """Store a batch; if it fails as a whole, store job by job so one bad job cannot sink the rest."""
+    try:
+        with stage("store"):
+            return _store_batch(batch)
+    except Exception:
+        if len(batch) == 1:
+            raise
+    stored: dict[uuid.UUID, SearchDocument | None] = {}
+    for item in batch:
+        try:
+            stored.update(_store_batch([item]))
+        except IntegrityError:
+            # The same content landed concurrently; the next attempt records this one as a duplicate.
+            _finish_failure(item.job, TransientError("concurrent duplicate content"), queue)
+        except Exception as exc:
+            _finish_failure(item.job, exc, queue)
+    return stored
 
 
 def _extraction_details(extracted: ExtractedText) -> dict[str, Any]:
     details: dict[str, Any] = {"content_type": extracted.content_type, "characters": len(extracted.text)}
+    if extracted.ocr_confidence is not None:
+        details["ocr_confidence"] = extracted.ocr_confidence
     if extracted.pages:
-        details["pages"] = [
-            {"number": page.number, "characters": len(page.text), "ocr_confidence": page.ocr_confidence}
-            for page in extracted.pages
+        details["pages"] = [_page_details(page) for page in extracted.pages]
+    return details
+
+
+def _page_details(page: PageText) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "number": page.number,
+        "characters": len(page.text),
+        "ocr_confidence": page.ocr_confidence,
+    }
+    if page.low_confidence_words:
+        details["low_confidence_words"] = [
+            {"text": word.text, "confidence": word.confidence} for word in page.low_confidence_words
         ]
     return details
 
@@ -348,35 +439,37 @@ def run_jobs(job_ids: Sequence[uuid.UUID], *, queue: JobQueue, reader: TextReade
     if not ready:
         return
     try:
-        with _stage("nlp"):
+        with stage("nlp"):
             enrichments = enrich_batch([extracted.text for _, extracted in ready])
     except Exception as exc:
         for job, _ in ready:
             _finish_failure(job, exc, queue)
         return
+    batch = [
+        Enriched(job, extracted, enrichment)
+        for (job, extracted), enrichment in zip(ready, enrichments, strict=True)
+    ]
+    try:
+        stored = _store_each(batch, queue)
+    except Exception as exc:
+        _finish_failure(batch[0].job, exc, queue)
+        return
     indexable: list[SearchDocument] = []
-    for (job, extracted), enrichment in zip(ready, enrichments, strict=True):
-        try:
-            with _stage("store"):
-                stored = _store(job, extracted, enrichment)
-        except IntegrityError:
-            # The same content landed concurrently; the next attempt records this one as a duplicate.
-            _finish_failure(job, TransientError("concurrent duplicate content"), queue)
+    for item in batch:
+        if item.job.job_id not in stored:
             continue
-        except Exception as exc:
-            _finish_failure(job, exc, queue)
-            continue
-        duration = time.perf_counter() - job.started
+        search_doc = stored[item.job.job_id]
+        duration = time.perf_counter() - item.job.started
         metrics.JOB_DURATION.labels(stage="total", outcome="done").observe(duration)
-        metrics.DOCUMENTS.labels(status="done", source=_source_label(job.source)).inc()
-        if stored is not None:
-            metrics.SENTIMENT.labels(label=enrichment.sentiment.label).inc()
-            indexable.append(stored)
+        metrics.DOCUMENTS.labels(status="done", source=_source_label(item.job.source)).inc()
+        if search_doc is not None:
+            metrics.SENTIMENT.labels(label=item.enrichment.sentiment.label).inc()
+            indexable.append(search_doc)
         log.info(
             "job_completed",
-            job_id=str(job.job_id),
+            job_id=str(item.job.job_id),
             duration_ms=round(duration * 1000, 2),
-            duplicate=stored is None,
+            duplicate=search_doc is None,
         )
     index_and_mark(indexable)
 

@@ -21,12 +21,22 @@ class FetchedContent:
 
 
 @dataclass(frozen=True)
+class OcrWord:
+    """A piece of text OCR recognised, with its confidence (0..1)."""
+
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
 class PageText:
     """Text of one page of a paged document (PDF), with OCR confidence when OCR produced it."""
 
     number: int
     text: str
     ocr_confidence: float | None = None
+    # Recognised below the confidence floor: stored with the document, kept out of `text` and the index.
+    low_confidence_words: tuple[OcrWord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,8 @@ class ExtractedText:
     # Images, and PDF pages without a text layer: the OCR worker must read them.
     needs_ocr: bool = False
     pages_without_text: tuple[int, ...] = ()
+    # Mean confidence over the OCR-read pages, weighted by characters; None when no OCR ran.
+    ocr_confidence: float | None = None
 
 
 @dataclass(frozen=True)

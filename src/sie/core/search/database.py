@@ -8,15 +8,17 @@ searchable once its status is `done` and `index_documents` has stamped `indexed_
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
     ColumnElement,
     Engine,
     MetaData,
+    Row,
     Select,
     Table,
     Text,
@@ -31,7 +33,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sie.core.db import get_engine
@@ -70,6 +72,8 @@ LEADING_SNIPPET_WORDS = 35
 LEADING_SNIPPET_CHARS = 400
 WRITE_BATCH = 500
 
+T = TypeVar("T")
+
 _QUERY_TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+")
 
@@ -103,7 +107,12 @@ class DatabaseSearch:
                     session.execute(
                         insert(documents_fts),
                         [
-                            {"document_id": _uuid(doc.id), "tenant": doc.tenant, "title": doc.title or "", "text": doc.text}
+                            {
+                                "document_id": _uuid(doc.id),
+                                "tenant": doc.tenant,
+                                "title": doc.title or "",
+                                "text": doc.text,
+                            }
                             for doc in batch
                         ],
                     )
@@ -127,8 +136,11 @@ class DatabaseSearch:
         return self._search_postgres(query, q)
 
     def check(self) -> None:
-        with self._session() as session:
-            session.execute(text("SELECT 1"))
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            raise ServiceUnavailable("search", _reason(exc)) from exc
 
     # -- the three kinds of query ------------------------------------------------------------
 
@@ -140,10 +152,8 @@ class DatabaseSearch:
             .where(*conditions)
             .order_by(Document.created_at.desc(), Document.id)
         )
-        with self._session() as session:
-            total = session.execute(select(func.count()).select_from(Document).where(*conditions)).scalar_one()
-            rows = session.execute(_page(stmt, query)).all()
-        return SearchResults(hits=[_hit(row, leading_snippet(row.lead or ""), None) for row in rows], total=total)
+        total, rows = self._count_and_fetch(Document, conditions, _page(stmt, query))
+        return SearchResults([_hit(row, leading_snippet(row.lead or ""), None) for row in rows], total)
 
     def _search_postgres(self, query: SearchQuery, q: str) -> SearchResults:
         tsquery = func.websearch_to_tsquery(literal_column("'english'"), q)
@@ -164,10 +174,8 @@ class DatabaseSearch:
             .join(page, page.c.id == Document.id)
             .order_by(page.c.rank.desc(), Document.created_at.desc(), Document.id)
         )
-        with self._session() as session:
-            total = session.execute(select(func.count()).select_from(Document).where(*conditions)).scalar_one()
-            rows = session.execute(stmt).all()
-        return SearchResults(hits=[_hit(row, row.headline, float(row.rank)) for row in rows], total=total)
+        total, rows = self._count_and_fetch(Document, conditions, stmt)
+        return SearchResults([_hit(row, row.headline, float(row.rank)) for row in rows], total)
 
     def _search_sqlite(self, query: SearchQuery, q: str) -> SearchResults:
         self._ensure_fts()
@@ -177,7 +185,6 @@ class DatabaseSearch:
         conditions = [
             *_filters(query),
             literal_column("documents_fts").op("MATCH")(expression),
-            documents_fts.c.tenant == query.tenant,
         ]
         snippet = func.snippet(
             literal_column("documents_fts"), 3, "<mark>", "</mark>", "…", SQLITE_SNIPPET_TOKENS
@@ -189,13 +196,19 @@ class DatabaseSearch:
             .where(*conditions)
             .order_by(SQLITE_BM25, Document.created_at.desc(), Document.id)
         )
-        with self._session() as session:
-            total = session.execute(select(func.count()).select_from(joined).where(*conditions)).scalar_one()
-            rows = session.execute(_page(stmt, query)).all()
+        total, rows = self._count_and_fetch(joined, conditions, _page(stmt, query))
         # bm25() is lower-is-better and negative; flip it so a higher score means a better match.
-        return SearchResults(hits=[_hit(row, row.snippet, -float(row.bm25)) for row in rows], total=total)
+        return SearchResults([_hit(row, row.snippet, -float(row.bm25)) for row in rows], total)
 
     # -- plumbing ------------------------------------------------------------------------------
+
+    def _count_and_fetch(
+        self, source: Any, conditions: Sequence[ColumnElement[bool]], stmt: Select[Any]
+    ) -> tuple[int, Sequence[Row[Any]]]:
+        """The full count of matches and one page of them, read in one transaction."""
+        with self._session() as session:
+            total = session.execute(select(func.count()).select_from(source).where(*conditions)).scalar_one()
+            return total, session.execute(stmt).all()
 
     def _ensure_fts(self) -> None:
         if self._is_sqlite and not self._fts_ready:
@@ -210,8 +223,8 @@ class DatabaseSearch:
             session.commit()
         except DBAPIError as exc:
             session.rollback()
-            if exc.connection_invalidated or _is_operational(exc):
-                raise ServiceUnavailable("search", type(exc.orig).__name__ if exc.orig else "") from exc
+            if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+                raise ServiceUnavailable("search", _reason(exc)) from exc
             raise
         except BaseException:
             session.rollback()
@@ -314,18 +327,14 @@ def _hit(row: Any, snippet: str, score: float | None) -> SearchHit:
     )
 
 
-def _uuid(value: str) -> Any:
-    import uuid
-
+def _uuid(value: str) -> uuid.UUID:
     return uuid.UUID(value)
 
 
-def _batches[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _is_operational(exc: DBAPIError) -> bool:
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    return isinstance(exc, OperationalError | InterfaceError)
+def _reason(exc: DBAPIError) -> str:
+    return type(exc.orig).__name__ if exc.orig else type(exc).__name__

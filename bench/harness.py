@@ -1,0 +1,123 @@
+"""Shared set-up for the benchmarks: a scratch database and Redis db, real API and worker processes.
+
+Benchmarks talk only to 127.0.0.1. Run them from the repository root with `.venv/bin/python bench/<name>.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+PG_ADMIN_URL = os.environ.get("SIE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE_URL = os.environ.get("SIE_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@contextmanager
+def scratch_environment(redis_db: int = 14) -> Iterator[dict[str, str]]:
+    """A fresh PostgreSQL database and a flushed Redis db; sets the env before `sie` is imported."""
+    import psycopg
+    import redis
+
+    name = f"sie_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis_url = f"{REDIS_BASE_URL}/{redis_db}"
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {
+        "ENVIRONMENT": "development",
+        "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
+        "REDIS_URL": redis_url,
+        "API_SECRET_KEY": secrets.token_urlsafe(32),
+        "SEARCH_BACKEND": "database",
+        "LOG_LEVEL": "warning",
+    }
+    os.environ.update(env)
+    os.environ.pop("MEILISEARCH_URL", None)
+    try:
+        from sie.core.db import migrate
+
+        migrate("head")
+        yield env
+    finally:
+        from sie.core.db import get_engine
+
+        get_engine().dispose()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        redis.Redis.from_url(redis_url).flushdb()
+
+
+def bench_api_key(tenant: str = "bench") -> str:
+    from sie.core.db import session_scope
+    from sie.core.security import create_api_key
+
+    unlimited = {p: {"requests": 10_000_000, "period": 60} for p in ("low", "normal", "high")}
+    with session_scope() as session:
+        _, plain = create_api_key(session, tenant=tenant, rate_limits=unlimited)
+    return plain
+
+
+_SUBJECTS = ("The city council", "Shareholders", "Local residents", "The research team", "Union leaders",
+             "Investors", "Hospital staff", "The board", "Farmers", "Teachers")
+_PEOPLE = ("Maria Lopez", "James Carter", "Aiko Tanaka", "Lars Nilsson", "Priya Sharma", "Daniel Okafor")
+_ORGS = ("Northwind Energy", "Globex", "Initech", "the World Bank", "Siemens", "the European Commission")
+_PLACES = ("Chicago", "Lisbon", "Nairobi", "Osaka", "Toronto", "Hamburg", "Melbourne", "Warsaw")
+_POSITIVE = ("celebrated a strong and encouraging result", "welcomed the excellent progress",
+             "praised the remarkable improvement")
+_NEGATIVE = ("criticised the disappointing and costly delays", "warned of a serious and painful decline",
+             "condemned the terrible handling of the crisis")
+_NEUTRAL = ("reviewed the quarterly figures", "discussed the schedule for next year", "published a report")
+_FILLER = (
+    "Officials said the plan would be reviewed again in the spring after further consultation.",
+    "The announcement followed several months of negotiations between the parties involved.",
+    "Analysts expect the figures to be revised once the full data for the period is available.",
+    "A spokesperson declined to comment on the details but confirmed that talks would continue.",
+    "The proposal includes new rules for reporting, a revised budget and a timetable for delivery.",
+    "Community groups have asked for more information about how the changes will affect them.",
+    "Earlier this year a similar measure was adopted in two neighbouring regions.",
+    "The final decision is expected at the next meeting, which is scheduled for the end of the month.",
+)
+
+
+def news_documents(count: int, *, seed: int = 7, words: int = 150) -> list[str]:
+    """Unique news-like documents of about `words` words, with people, organisations and places."""
+    rng = random.Random(seed)
+    documents = []
+    for index in range(count):
+        tone = rng.choice((_POSITIVE, _NEGATIVE, _NEUTRAL))
+        sentences = [
+            f"{rng.choice(_SUBJECTS)} in {rng.choice(_PLACES)} {rng.choice(tone)} on Monday, "
+            f"according to {rng.choice(_PEOPLE)} of {rng.choice(_ORGS)} (report {index}).",
+        ]
+        while sum(len(sentence.split()) for sentence in sentences) < words:
+            sentences.append(rng.choice(_FILLER))
+            if rng.random() < 0.3:
+                sentences.append(f"{rng.choice(_PEOPLE)} said {rng.choice(_ORGS)} {rng.choice(tone)}.")
+        documents.append(" ".join(sentences))
+    return documents
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MiB (from /proc)."""
+    total_kb = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids.extend(int(child) for child in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total_kb / 1024

@@ -1,0 +1,321 @@
+"""The built-in search backend, on the test run's PostgreSQL and on a SQLite file (local mode)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, literal_column, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from sie.core.db import get_engine, session_scope
+from sie.core.errors import ServiceUnavailable
+from sie.core.models import Base, Document, DocumentEntity, DocumentStatus
+from sie.core.search import DatabaseSearch, SearchDocument, SearchQuery
+from sie.core.search.database import PG_DOCUMENT_VECTOR, fts5_expression, leading_snippet
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Corpus:
+    """A search backend and a way to put documents where it looks, for one fresh tenant."""
+
+    backend: DatabaseSearch
+    session_scope: Callable[[], AbstractContextManager[Session]]
+    tenant: str
+
+    def add(
+        self,
+        text: str,
+        *,
+        title: str | None = None,
+        tenant: str | None = None,
+        source: str = "api",
+        sentiment: str | None = None,
+        entities: tuple[str, ...] = (),
+        created_at: datetime = NOW,
+        status: str = DocumentStatus.done,
+        index: bool = True,
+    ) -> str:
+        document = Document(
+            tenant=tenant or self.tenant,
+            title=title,
+            text=text,
+            source=source,
+            status=status,
+            sentiment_label=sentiment,
+            entities=[{"text": e, "label": "GPE", "count": 1} for e in entities],
+            created_at=created_at,
+        )
+        with self.session_scope() as session:
+            session.add(document)
+            session.flush()
+            session.add_all(
+                DocumentEntity(document_id=document.id, tenant=document.tenant, text=e, label="GPE")
+                for e in entities
+            )
+        if index:
+            self.backend.index_documents([_search_document(document)])
+        return str(document.id)
+
+    def search(self, q: str = "", **filters: object) -> list[str]:
+        return [hit.id for hit in self.backend.search(SearchQuery(tenant=self.tenant, q=q, **filters)).hits]  # type: ignore[arg-type]
+
+
+def _search_document(document: Document) -> SearchDocument:
+    return SearchDocument(
+        id=str(document.id),
+        tenant=document.tenant,
+        title=document.title,
+        text=document.text or "",
+        source=document.source,
+        url=document.url,
+        created_at=document.created_at,
+        entities=[entity["text"] for entity in document.entities],
+        sentiment_label=document.sentiment_label,
+    )
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def corpus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Corpus]:
+    tenant = f"tenant-{uuid.uuid4().hex[:8]}"
+    if request.param == "postgresql":
+        backend = DatabaseSearch()
+        backend.ensure_ready()
+        yield Corpus(backend, session_scope, tenant)
+        return
+    engine = create_engine(f"sqlite:///{tmp_path / 'sie.db'}")
+    Base.metadata.create_all(engine)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @contextmanager
+    def sqlite_scope() -> Iterator[Session]:
+        with sessions.begin() as session:
+            yield session
+
+    backend = DatabaseSearch(engine=engine)
+    backend.ensure_ready()
+    yield Corpus(backend, sqlite_scope, tenant)
+    engine.dispose()
+
+
+def test_ranking_puts_the_best_match_first(corpus: Corpus):
+    panels = corpus.add("Solar panels convert sunlight; panel efficiency rose again.", title="Solar panels")
+    corpus.add("A solar eclipse darkened the sky over the city.", title="Eclipse")
+    corpus.add("Wind turbines spin faster in winter storms.", title="Wind")
+
+    assert corpus.search("solar panel")[0] == panels
+    assert corpus.search("solar panel") == [panels]  # every word must match, as on the web
+    assert len(corpus.search("solar")) == 2
+
+
+def test_snippet_marks_the_matches(corpus: Corpus):
+    filler = " ".join(f"filler{n}" for n in range(150))
+    corpus.add(f"{filler} The harbour crane collapsed during the storm. {filler}")
+
+    [hit] = corpus.backend.search(SearchQuery(tenant=corpus.tenant, q="crane")).hits
+
+    assert "<mark>crane</mark>" in hit.snippet.lower()
+    assert len(hit.snippet) < 600
+    assert hit.score is not None
+    assert hit.created_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"source": "rss"}, {"rss-berlin-positive"}),
+        ({"source": "RSS"}, set()),
+        ({"entity": "BERLIN"}, {"rss-berlin-positive", "api-berlin-negative"}),
+        ({"entity": "paris"}, {"api-paris-neutral"}),
+        ({"entity": "Ber"}, set()),
+        ({"sentiment": "negative"}, {"api-berlin-negative"}),
+        ({"date_from": NOW - timedelta(days=1, hours=1)}, {"rss-berlin-positive", "api-berlin-negative"}),
+        ({"date_to": NOW - timedelta(days=1)}, {"api-berlin-negative", "api-paris-neutral"}),
+        ({"entity": "berlin", "sentiment": "positive", "source": "rss"}, {"rss-berlin-positive"}),
+    ],
+)
+@pytest.mark.parametrize("q", ["", "report"])
+def test_filters(corpus: Corpus, q: str, filters: dict[str, object], expected: set[str]):
+    names = {
+        corpus.add(
+            "Quarterly report", source="rss", entities=("Berlin",), sentiment="positive", created_at=NOW
+        ): "rss-berlin-positive",
+        corpus.add(
+            "Annual report",
+            entities=("Berlin", "Siemens"),
+            sentiment="negative",
+            created_at=NOW - timedelta(days=1),
+        ): "api-berlin-negative",
+        corpus.add(
+            "Weekly report", entities=("Paris",), sentiment="neutral", created_at=NOW - timedelta(days=2)
+        ): "api-paris-neutral",
+    }
+
+    results = corpus.backend.search(SearchQuery(tenant=corpus.tenant, q=q, **filters))  # type: ignore[arg-type]
+
+    assert {names[hit.id] for hit in results.hits} == expected
+    assert results.total == len(expected)
+
+
+def test_tenants_never_see_each_others_documents(corpus: Corpus):
+    ours = corpus.add("Merger talks resumed on Monday.")
+    other_tenant = f"{corpus.tenant}-other"
+    corpus.add("Merger talks resumed on Monday.", tenant=other_tenant)
+    corpus.add("Merger talks resumed on Monday.", tenant=corpus.tenant.upper())
+
+    assert corpus.search("merger") == [ours]
+    assert corpus.search() == [ours]
+
+
+def test_only_indexed_finished_documents_are_found(corpus: Corpus):
+    indexed = corpus.add("Glacier retreat measured in the Alps.")
+    corpus.add("Glacier retreat measured in the Andes.", index=False)
+    corpus.add("Glacier retreat measured in Alaska.", status=DocumentStatus.pending)
+    corpus.add("Glacier retreat measured in Norway.", status=DocumentStatus.failed)
+
+    assert corpus.search("glacier") == [indexed]
+    assert corpus.search() == [indexed]
+
+
+def test_deleted_documents_leave_the_results(corpus: Corpus):
+    keep = corpus.add("Otters hold hands while sleeping.")
+    drop = corpus.add("Otters use stones as tools.")
+
+    corpus.backend.delete_documents([drop])
+
+    assert corpus.search("otters") == [keep]
+
+
+def test_empty_query_lists_newest_first_with_the_start_of_the_text(corpus: Corpus):
+    for days in (3, 0, 2, 1):
+        corpus.add(f"Entry {days} " + "lorem ipsum " * 50, created_at=NOW - timedelta(days=days))
+
+    results = corpus.backend.search(SearchQuery(tenant=corpus.tenant))
+
+    assert [hit.created_at for hit in results.hits] == [NOW - timedelta(days=d) for d in range(4)]
+    assert results.hits[0].snippet.startswith("Entry 0 lorem ipsum")
+    assert results.hits[0].snippet.endswith("…")
+    assert results.hits[0].score is None
+    assert results.total == 4
+
+
+def test_pagination_and_total(corpus: Corpus):
+    ids = {corpus.add(f"Minutes of meeting {n}", created_at=NOW - timedelta(minutes=n)) for n in range(25)}
+
+    pages = [
+        corpus.backend.search(SearchQuery(tenant=corpus.tenant, q="meeting", limit=10, offset=offset))
+        for offset in (0, 10, 20, 30)
+    ]
+
+    assert [len(page.hits) for page in pages] == [10, 10, 5, 0]
+    assert {page.total for page in pages} == {25}
+    assert {hit.id for page in pages for hit in page.hits} == ids
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"AND (',
+        "AND",
+        "NOT",
+        "OR",
+        "(((",
+        ")",
+        '""',
+        '"',
+        "*",
+        "-",
+        "--",
+        "-report",
+        "report -",
+        "report OR",
+        "OR report",
+        "NEAR(report budget)",
+        "title:report",
+        "^report",
+        "report*",
+        "'; DROP TABLE documents; --",
+        "a\x00b",
+        "\\",
+        "😀 report",
+        "the",
+        "x" * 5000,
+        "report " * 200,
+    ],
+)
+def test_hostile_queries_do_not_raise(corpus: Corpus, q: str):
+    corpus.add("The budget report was published.")
+
+    corpus.backend.search(SearchQuery(tenant=corpus.tenant, q=q))
+
+
+def test_query_operators_work_like_web_search(corpus: Corpus):
+    budget = corpus.add("The budget report was published.")
+    weather = corpus.add("The weather report predicts rain.")
+    phrase = corpus.add("Report on the budget of the weather service.")
+
+    assert set(corpus.search("report")) == {budget, weather, phrase}
+    assert set(corpus.search("report -weather")) == {budget}
+    assert set(corpus.search("rain or published")) == {budget, weather}
+    assert set(corpus.search('"budget report"')) == {budget}
+
+
+def test_check_passes_on_a_working_database(corpus: Corpus):
+    corpus.backend.check()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql+psycopg://postgres@127.0.0.1:1/none", "sqlite:////nonexistent-directory/sie.db"],
+)
+def test_unreachable_database_is_service_unavailable(url: str):
+    engine = create_engine(url, connect_args={"connect_timeout": 1} if url.startswith("postgresql") else {})
+    backend = DatabaseSearch(engine=engine)
+
+    with pytest.raises(ServiceUnavailable) as excinfo:
+        backend.check()
+    assert excinfo.value.service == "search"
+    with pytest.raises(ServiceUnavailable):
+        backend.search(SearchQuery(tenant="acme", q="anything"))
+
+
+def test_postgres_query_uses_the_gin_index():
+    # Built the way the backend builds its match condition.
+    tsquery = func.websearch_to_tsquery(literal_column("'english'"), "budget")
+    statement = select(Document.id).where(PG_DOCUMENT_VECTOR.op("@@")(tsquery))
+    sql = statement.compile(dialect=get_engine().dialect, compile_kwargs={"literal_binds": True})
+    with get_engine().begin() as connection:
+        connection.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = connection.execute(text(f"EXPLAIN {sql}")).scalars().all()
+
+    assert "ix_documents_search" in "\n".join(plan)
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("solar panels", '("solar" AND "panels")'),
+        ('"AND ("', '("AND")'),
+        ("a OR b c", '("a") OR ("b" AND "c")'),
+        ("-x y", '(("y")) NOT "x"'),
+        ('"budget report" 2026', '("budget report" AND "2026")'),
+        ("e-mail", '("e mail")'),
+        ("(((", None),
+        ("-x", None),
+        ("or", None),
+    ],
+)
+def test_fts5_expression_quotes_every_term(q: str, expected: str | None):
+    assert fts5_expression(q) == expected
+
+
+def test_leading_snippet():
+    assert leading_snippet("Short  text\nhere") == "Short text here"
+    assert leading_snippet(" ".join(["word"] * 50)) == " ".join(["word"] * 35) + " …"
