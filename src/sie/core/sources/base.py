@@ -1,0 +1,165 @@
+"""The one narrow interface every source type implements, and what types share.
+
+A source type turns its declared config into a list of items (URLs to ingest); it never fetches
+anything itself except through the `DiscoveryContext` it is handed, which applies robots.txt,
+per-host politeness, conditional GET and size caps. Adding a type is one module with a class that
+satisfies `Source`, plus one line in `registry.SOURCE_TYPES`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit, urlunsplit
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+
+from sie.core.errors import PermanentError, TransientError
+from sie.core.pipeline.types import FetchedContent
+
+MAX_ITEM_URL_CHARS = 2048
+DURATION_PART = re.compile(r"(\d+)([smhd])")
+DURATION_UNITS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+
+class SourceConfigError(ValueError):
+    """A source's declared config cannot work (the API answers 422 with this message)."""
+
+
+class MalformedListing(PermanentError):
+    """A feed, URL list or sitemap that cannot be read: that poll fails with this reason."""
+
+    kind = "malformed"
+
+
+class RobotsDisallowed(PermanentError):
+    """robots.txt forbids SIE to fetch the URL."""
+
+    kind = "robots_disallowed"
+
+
+class PollBudgetExhausted(TransientError):
+    """The poll ran out of its time budget (SOURCE_POLL_BUDGET_SECONDS)."""
+
+    kind = "poll_budget_exhausted"
+
+
+class PollInterrupted(TransientError):
+    """The scheduler is stopping; the poll ends early and the source is due again at once."""
+
+    kind = "interrupted"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What a type's constructor validates: the declared locations of the source."""
+
+    url: str | None = None
+    urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DiscoveredItem:
+    """One thing a source lists: a URL to ingest, and what the listing says about it."""
+
+    url: str
+    title: str | None = None
+    guid: str | None = None
+    published: datetime | None = None
+
+
+@dataclass
+class DiscoveryResult:
+    items: list[DiscoveredItem] = field(default_factory=list)
+    # Set when the listing held more than SOURCE_MAX_DISCOVERED_ITEMS and the rest was left unread.
+    truncated: bool = False
+
+
+class DiscoveryContext(Protocol):
+    """The only way a source type reaches the network."""
+
+    def fetch(self, url: str, *, max_bytes: int | None = None) -> FetchedContent | None:
+        """GET a listing URL politely, sending the validators stored for it; None when it answers 304."""
+
+    def forget(self, url: str) -> None:
+        """Do not keep validators for `url`: the next poll fetches it in full (e.g. a sitemap index)."""
+
+
+class Source(Protocol):
+    """A configured source of one type; its constructor validates the `SourceSpec` (`SourceConfigError`)."""
+
+    def discover(self, ctx: DiscoveryContext, *, max_items: int) -> DiscoveryResult:
+        """The items the source lists now (at most `max_items`), or nothing when its listing is unchanged.
+
+        Raises `MalformedListing` for a listing it cannot read; fetch errors pass through.
+        """
+
+
+def normalize_item_url(raw: str, *, base: str | None = None) -> str | None:
+    """An http(s) URL in one spelling (no fragment, lower-case scheme and host), or None if it is not one."""
+    raw = urljoin(base, raw.strip()) if base is not None else raw.strip()
+    if not raw or len(raw) > MAX_ITEM_URL_CHARS or any(ch.isspace() for ch in raw):
+        return None
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        return None
+    # Credentials inside a listed URL are refused rather than sent somewhere by accident.
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def refuse_xml_entities(content: bytes, url: str) -> None:
+    """Refuse a document that declares XML entities or external references (XML bombs) before parsing it."""
+    try:
+        # Declarations can only come before the root element, so reading up to it is enough.
+        for _ in iterparse(
+            io.BytesIO(content), events=("start",), forbid_entities=True, forbid_external=True
+        ):
+            return
+    except DefusedXmlException as exc:
+        raise MalformedListing(
+            f"{url} declares XML entities or external references; refused ({exc})"
+        ) from None
+    except ParseError:
+        return  # not well-formed XML: the format's own parser decides what it can read
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]`: the unit robots.txt, politeness limits and credentials apply to."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def parse_duration(value: str | int) -> int:
+    """Seconds in `90`, `"90s"`, `"5m"`, `"1h30m"` or `"1d"`."""
+    if isinstance(value, int):
+        seconds = value
+    else:
+        text = value.strip().lower()
+        if text.isdigit():
+            seconds = int(text)
+        else:
+            parts = DURATION_PART.findall(text)
+            if not parts or "".join(number + unit for number, unit in parts) != text:
+                raise ValueError(f"{value!r} is not a duration like 90s, 5m, 1h30m or 1d")
+            seconds = sum(int(number) * DURATION_UNITS[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest spelling `parse_duration` reads back: 300 → `5m`, 5400 → `1h30m`."""
+    parts = []
+    for unit, size in DURATION_UNITS.items():
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sie.core.config import settings
+from sie.core.sources.scheduler import SourceScheduler
+from tests.sources.sources_site import Site, start_site
+
+
+@pytest.fixture(autouse=True)
+def no_politeness_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to their own server: no minimum spacing between requests unless a test asks for it."""
+    monkeypatch.setattr(settings, "source_min_host_delay_seconds", 0.0)
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A fresh local site per test, so request counts belong to that test alone."""
+    site, server = start_site()
+    yield site
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def scheduler() -> SourceScheduler:
+    """A scheduler as one replica would run it (its own robots cache and host gate); real queue."""
+    return SourceScheduler()
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"tenant-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    from sie_api.main import app
+
+    with TestClient(app) as test_client:
+        yield test_client
