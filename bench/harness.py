@@ -66,15 +66,31 @@ def bench_api_key(tenant: str = "bench") -> str:
     return plain
 
 
-_SUBJECTS = ("The city council", "Shareholders", "Local residents", "The research team", "Union leaders",
-             "Investors", "Hospital staff", "The board", "Farmers", "Teachers")
+_SUBJECTS = (
+    "The city council",
+    "Shareholders",
+    "Local residents",
+    "The research team",
+    "Union leaders",
+    "Investors",
+    "Hospital staff",
+    "The board",
+    "Farmers",
+    "Teachers",
+)
 _PEOPLE = ("Maria Lopez", "James Carter", "Aiko Tanaka", "Lars Nilsson", "Priya Sharma", "Daniel Okafor")
 _ORGS = ("Northwind Energy", "Globex", "Initech", "the World Bank", "Siemens", "the European Commission")
 _PLACES = ("Chicago", "Lisbon", "Nairobi", "Osaka", "Toronto", "Hamburg", "Melbourne", "Warsaw")
-_POSITIVE = ("celebrated a strong and encouraging result", "welcomed the excellent progress",
-             "praised the remarkable improvement")
-_NEGATIVE = ("criticised the disappointing and costly delays", "warned of a serious and painful decline",
-             "condemned the terrible handling of the crisis")
+_POSITIVE = (
+    "celebrated a strong and encouraging result",
+    "welcomed the excellent progress",
+    "praised the remarkable improvement",
+)
+_NEGATIVE = (
+    "criticised the disappointing and costly delays",
+    "warned of a serious and painful decline",
+    "condemned the terrible handling of the crisis",
+)
 _NEUTRAL = ("reviewed the quarterly figures", "discussed the schedule for next year", "published a report")
 _FILLER = (
     "Officials said the plan would be reviewed again in the spring after further consultation.",

@@ -49,11 +49,15 @@ def end_to_end(texts: list[str], cores: int, batch: int) -> dict[str, float]:
         with session_scope() as session:
             return session.scalar(select(func.count()).select_from(Job).where(Job.status == "done")) or 0
 
-    with api_server() as api_url, celery_worker(concurrency=cores) as worker, httpx.Client(
-        base_url=api_url, timeout=60, headers=headers
-    ) as client:
+    with (
+        api_server() as api_url,
+        celery_worker(concurrency=cores) as worker,
+        httpx.Client(base_url=api_url, timeout=60, headers=headers) as client,
+    ):
         # Warm-up: the worker's processes load their models before the clock starts.
-        client.post("/v1/documents/batch", json={"documents": [{"text": f"warm up {i}"} for i in range(cores * 4)]})
+        client.post(
+            "/v1/documents/batch", json={"documents": [{"text": f"warm up {i}"} for i in range(cores * 4)]}
+        )
         wait_until(lambda: done_count() >= cores * 4, timeout=180, what="warm-up")
         baseline = done_count()
         rss_start = rss_mb(worker.pid)
@@ -61,7 +65,11 @@ def end_to_end(texts: list[str], cores: int, batch: int) -> dict[str, float]:
         for offset in range(0, len(texts), batch):
             response = client.post(
                 "/v1/documents/batch",
-                json={"documents": [{"text": text, "source": "bench"} for text in texts[offset : offset + batch]]},
+                json={
+                    "documents": [
+                        {"text": text, "source": "bench"} for text in texts[offset : offset + batch]
+                    ]
+                },
             )
             response.raise_for_status()
         submitted = time.perf_counter() - start
@@ -83,13 +91,22 @@ def main() -> None:
     print(f"documents: {len(texts)}  average words: {words:.0f}  cores: {args.cores}")
 
     ceiling = nlp_ceiling(texts, args.cores)
-    print(f"raw NLP ceiling (spaCy + VADER, {args.cores} processes): {ceiling:.1f} docs/s = {ceiling * 3600:,.0f} docs/hour")
+    print(
+        f"raw NLP ceiling (spaCy + VADER, {args.cores} processes): "
+        f"{ceiling:.1f} docs/s = {ceiling * 3600:,.0f} docs/hour"
+    )
 
     with scratch_environment():
         result = end_to_end(texts, args.cores, args.batch)
     rate = len(texts) / result["elapsed"]
-    print(f"end to end (API → PostgreSQL → Redis → worker → index): {rate:.1f} docs/s = {rate * 3600:,.0f} docs/hour")
-    print(f"  all {len(texts)} accepted by the API in {result['submitted']:.1f} s; all done after {result['elapsed']:.1f} s")
+    print(
+        f"end to end (API → PostgreSQL → Redis → worker → index): "
+        f"{rate:.1f} docs/s = {rate * 3600:,.0f} docs/hour"
+    )
+    print(
+        f"  all {len(texts)} accepted by the API in {result['submitted']:.1f} s; "
+        f"all done after {result['elapsed']:.1f} s"
+    )
     print(f"  worker RSS: {result['rss_start']:.0f} MiB at start, {result['rss_end']:.0f} MiB at end")
     print(f"ratio end-to-end / ceiling: {rate / ceiling:.2f}  (goal ≥ 0.75)")
 

@@ -34,8 +34,10 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, what: str = 
 
 
 @contextmanager
-def api_server(env: dict[str, str] | None = None, log_path: Path | None = None) -> Iterator[str]:
-    """`uvicorn sie_api.main:app` on a free loopback port; yields its base URL."""
+def api_process(
+    env: dict[str, str] | None = None, log_path: Path | None = None, extra_args: list[str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`uvicorn sie_api.main:app` on a free loopback port; yields its base URL and the process."""
     port = free_port()
     log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
@@ -50,6 +52,7 @@ def api_server(env: dict[str, str] | None = None, log_path: Path | None = None) 
             str(port),
             "--log-level",
             "warning",
+            *(extra_args or []),
         ],
         cwd=REPO_ROOT,
         env={**os.environ, **(env or {})},
@@ -66,11 +69,22 @@ def api_server(env: dict[str, str] | None = None, log_path: Path | None = None) 
 
     try:
         wait_until(answers, timeout=60, what="the API to start")
-        yield base_url
+        yield base_url, process
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         log.close()
+
+
+@contextmanager
+def api_server(env: dict[str, str] | None = None, log_path: Path | None = None) -> Iterator[str]:
+    """The API in its own process; yields its base URL."""
+    with api_process(env, log_path) as (base_url, _):
+        yield base_url
 
 
 @contextmanager

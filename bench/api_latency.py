@@ -1,0 +1,99 @@
+"""Latency of `POST /v1/documents` at a fixed request rate (open loop: requests leave on schedule).
+
+    .venv/bin/python bench/api_latency.py [--rate 100] [--duration 30] [--with-worker]
+
+Prints p50/p95/p99, errors, and the API's (and workers') RSS at start and end. With
+`--with-worker` real Celery workers drain the queue during the run (the soak setting of issue 8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import time
+import uuid
+
+from harness import bench_api_key, news_documents, rss_mb, scratch_environment
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def fire(api_url: str, key: str, rate: float, duration: float) -> tuple[list[float], dict[str, int]]:
+    import httpx
+
+    texts = news_documents(min(int(rate * duration), 5000), seed=11, words=80)
+    latencies: list[float] = []
+    outcomes: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(
+        base_url=api_url, headers={"X-API-Key": key}, timeout=30, limits=limits
+    ) as client:
+
+        async def one(index: int) -> None:
+            body = {"text": f"{texts[index % len(texts)]} [{uuid.uuid4().hex}]", "source": "latency-bench"}
+            start = time.perf_counter()
+            try:
+                response = await client.post("/v1/documents", json=body)
+                outcome = str(response.status_code)
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            latencies.append(time.perf_counter() - start)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+        total = int(rate * duration)
+        begin = time.perf_counter()
+        tasks = []
+        for index in range(total):
+            delay = begin + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(index)))
+        await asyncio.gather(*tasks)
+    return latencies, outcomes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds")
+    parser.add_argument("--with-worker", action="store_true", help="real workers drain the queue meanwhile")
+    parser.add_argument("--api-workers", type=int, default=1, help="uvicorn processes")
+    args = parser.parse_args()
+
+    from tests.utils.processes import api_process, celery_worker
+
+    with scratch_environment(redis_db=12):
+        key = bench_api_key()
+        uvicorn_args = ["--workers", str(args.api_workers)] if args.api_workers > 1 else []
+        with api_process(extra_args=uvicorn_args) as (api_url, api):
+            worker_context = celery_worker(concurrency=os.cpu_count() or 2) if args.with_worker else None
+            with worker_context or contextlib.nullcontext() as worker:
+                time.sleep(3 if worker else 0)
+                api_rss_start = rss_mb(api.pid)
+                worker_rss_start = rss_mb(worker.pid) if worker else 0.0
+                latencies, outcomes = asyncio.run(fire(api_url, key, args.rate, args.duration))
+                api_rss_end = rss_mb(api.pid)
+                worker_rss_end = rss_mb(worker.pid) if worker else 0.0
+
+    errors = sum(count for outcome, count in outcomes.items() if outcome != "202")
+    print(f"POST /v1/documents at {args.rate:.0f}/s for {args.duration:.0f} s: {len(latencies)} requests")
+    print(
+        f"latency ms  p50 {percentile(latencies, 0.50) * 1000:.1f}"
+        f"  p95 {percentile(latencies, 0.95) * 1000:.1f}"
+        f"  p99 {percentile(latencies, 0.99) * 1000:.1f}  max {max(latencies) * 1000:.1f}"
+        f"  mean {statistics.mean(latencies) * 1000:.1f}"
+    )
+    print(f"outcomes: {outcomes}  errors: {errors}")
+    print(f"API RSS MiB: start {api_rss_start:.0f}, end {api_rss_end:.0f}")
+    if args.with_worker:
+        print(f"worker RSS MiB (all processes): start {worker_rss_start:.0f}, end {worker_rss_end:.0f}")
+
+
+if __name__ == "__main__":
+    main()
