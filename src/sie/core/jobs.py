@@ -476,12 +476,12 @@ def run_jobs(job_ids: Sequence[uuid.UUID], *, queue: JobQueue, reader: TextReade
 
 def run_jobs_in_process(queue_name: str, job_ids: list[uuid.UUID]) -> None:
     """Local mode's task body: the same run, with the OCR reader for the `ocr` queue."""
-    reader = read_text
-    if queue_name == QUEUE_OCR:
-        from sie.core.ocr import read_text_with_ocr
-
-        reader = read_text_with_ocr
     try:
+        reader = read_text
+        if queue_name == QUEUE_OCR:
+            from sie.core.ocr import read_text_with_ocr
+
+            reader = read_text_with_ocr
         run_jobs(job_ids, queue=get_job_queue(), reader=reader)
     except Exception:
         log.exception("job_batch_crashed", jobs=len(job_ids))

@@ -1,26 +1,21 @@
-"""Content type from the bytes themselves (magic numbers and markup), never from a file name."""
+"""Content type from the bytes themselves, never from a file name: what the upload route accepts.
+
+The signatures live with the extractor (`sie.core.pipeline.extract`), so what the API accepts is
+exactly what the worker can read.
+"""
 
 from __future__ import annotations
 
-import re
-
-IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"II*\x00", "image/tiff"),
-    (b"MM\x00*", "image/tiff"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
+from sie.core.pipeline.extract import (
+    CONTROL_BYTES,
+    HTML_SNIFF,
+    MAX_CONTROL_BYTE_RATIO,
+    SNIFF_BYTES,
+    TEXT_BOMS,
+    UNSUPPORTED_SIGNATURES,
+    sniff_image_type,
 )
-_HTML_START = re.compile(
-    rb"^\s*(<!doctype\s+html|<html|<head|<body|<!--|<(p|div|article|h[1-6]|title|meta)\b)", re.I
-)
-_HTML_ANYWHERE = re.compile(rb"<(html|body|article|p|div|br|h[1-6])[\s>/]", re.I)
-# Bytes that never appear in text: a file full of them is binary, not a document.
-_BINARY_CONTROL = bytes(range(0, 9)) + bytes(range(14, 32))
 
-TEXT_TYPES = frozenset({"text/plain", "text/html"})
 SUPPORTED_TYPES = frozenset(
     {
         "text/plain",
@@ -38,22 +33,18 @@ SUPPORTED_TYPES = frozenset(
 
 def sniff_content_type(data: bytes) -> str | None:
     """The type of `data`, or None when it is binary of a kind SIE cannot read."""
-    head = data[:2048]
-    if head.startswith(b"%PDF-"):
+    head = data[:SNIFF_BYTES]
+    if head.lstrip().startswith(b"%PDF-"):
         return "application/pdf"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "image/webp"
-    for signature, content_type in IMAGE_SIGNATURES:
-        if head.startswith(signature):
-            return content_type
-    body = head.lstrip(b"\xef\xbb\xbf")
-    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "text/plain"  # UTF-16 text with a BOM
-    if sum(body.count(bytes([byte])) for byte in _BINARY_CONTROL) > max(2, len(body) // 100):
+    if image_type := sniff_image_type(data):
+        return image_type
+    if any(data.startswith(signature) for signature, _ in UNSUPPORTED_SIGNATURES):
         return None
-    if _HTML_START.match(body) or _HTML_ANYWHERE.search(body):
-        return "text/html"
-    return "text/plain"
+    if not any(head.startswith(bom) for bom, _ in TEXT_BOMS):
+        control_bytes = sum(1 for byte in head if byte in CONTROL_BYTES)
+        if control_bytes > MAX_CONTROL_BYTE_RATIO * max(1, len(head)):
+            return None
+    return "text/html" if HTML_SNIFF.search(head.decode("utf-8", "replace")) else "text/plain"
 
 
 def is_image(content_type: str | None) -> bool:
