@@ -27,7 +27,7 @@ def make_key(
     *,
     scopes: tuple[Scope, ...] = DEFAULT_SCOPES,
     admin: bool = False,
-    rate_limits: dict[str, dict[str, int]] | None = GENEROUS_LIMITS,  # noqa: B006 - read only
+    rate_limits: dict[str, dict[str, int]] | None = GENEROUS_LIMITS,
 ) -> TestKey:
     tenant = tenant or f"tenant-{uuid.uuid4().hex[:8]}"
     with session_scope() as session:

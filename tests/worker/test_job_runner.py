@@ -284,3 +284,20 @@ def test_documents_stored_while_search_is_down_are_reindexed(monkeypatch: pytest
         pass
     assert document_of(job_id).indexed_at is not None
     assert get_search_backend().search(SearchQuery(tenant=owner, q="Madrid")).total == 1
+
+
+def test_relay_resends_a_job_running_past_the_hard_limit(redis_client) -> None:
+    [job_id] = submit(tenant(), NewDocument(text=f"stuck {uuid.uuid4()}"))
+    jobs_module.claim_jobs([job_id])  # its worker died without a trace
+    redis_client.set(QUEUE_EPOCH_KEY, "current")
+    queue = RecordingQueue()
+    relay_once(queue)
+    assert job_id not in queue.job_ids()  # still within the time limit: it may be running
+    with session_scope() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(started_at=utcnow() - timedelta(seconds=settings.task_time_limit + 120))
+        )
+    relay_once(queue)
+    assert job_id in queue.job_ids()

@@ -16,11 +16,14 @@ from sie.core.config import settings
 from sie.core.errors import TransientError
 from sie.core.jobs import run_jobs
 from sie.core.logging import configure_logging, get_logger
+from sie.core.metrics import connect_worker_metrics_signals
 from sie.core.observability import init_sentry
 from sie.core.queue import TASK_PROCESS_JOBS, get_job_queue, make_celery_app
 
 log = get_logger(__name__)
 app: Any = make_celery_app("sie")
+# The main process serves every pool process's metrics on METRICS_PORT (multiprocess mode).
+connect_worker_metrics_signals()
 
 
 @setup_logging.connect

@@ -3,10 +3,13 @@
 - Jobs committed but never handed to Redis (`enqueued_at IS NULL`, older than a grace period)
   are enqueued. Rows are taken with `FOR UPDATE SKIP LOCKED`, so several relays never send the
   same job twice at once (and a second send would be harmless: jobs are idempotent).
+- A job still `running` past the hard time limit lost its worker (in local mode, its thread):
+  it is sent again.
 - Redis on these machines keeps nothing on disk: a restart empties every queue. The relay keeps
   an epoch key in Redis; when it has vanished, every unfinished job is sent again.
 - Documents stored while search was down are indexed once it answers again.
 - The `dead_letter` list is rebuilt from the durable records when they differ.
+- `sie_queue_length` / `sie_dlq_length` are sampled from Redis (`sie.core.backlog`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from collections import defaultdict
 from datetime import timedelta
 
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from sie.core import metrics
+from sie.core.backlog import sample_backlog_metrics
 from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.deadletter import sync_dead_letter_list
@@ -31,6 +35,8 @@ from sie.core.queue import QUEUE_EPOCH_KEY, JobQueue, redis_client
 
 log = get_logger(__name__)
 BATCH = 500
+# No attempt outlives the hard time limit (plus warm-shutdown margin): past it, the worker is gone.
+STALE_MARGIN_SECONDS = 60
 
 
 def _queue_was_reset() -> bool:
@@ -46,14 +52,23 @@ def _queue_was_reset() -> bool:
 def relay_once(queue: JobQueue) -> int:
     """Enqueue jobs stuck in the outbox; after a queue reset, every unfinished job. Returns the count."""
     reset = _queue_was_reset()
-    cutoff = utcnow() - timedelta(seconds=settings.relay_grace_seconds)
+    now = utcnow()
+    outbox_cutoff = now - timedelta(seconds=settings.relay_grace_seconds)
+    stale_cutoff = now - timedelta(seconds=settings.task_time_limit + STALE_MARGIN_SECONDS)
     with session_scope() as session:
         query = select(Job.id, Job.queue).where(Job.status.in_([JobStatus.pending, JobStatus.running]))
         if reset:
             log.warning("queue_reset_detected")
         else:
             query = query.where(
-                Job.enqueued_at.is_(None), Job.created_at < cutoff, Job.status == JobStatus.pending
+                or_(
+                    and_(
+                        Job.status == JobStatus.pending,
+                        Job.enqueued_at.is_(None),
+                        Job.created_at < outbox_cutoff,
+                    ),
+                    and_(Job.status == JobStatus.running, Job.started_at < stale_cutoff),
+                )
             )
         rows = session.execute(query.limit(BATCH * 20).with_for_update(skip_locked=True)).all()
         by_queue: dict[str, list[uuid.UUID]] = defaultdict(list)
@@ -95,7 +110,8 @@ def mark_all_for_reindex() -> int:
 
 
 def relay_cycle(queue: JobQueue) -> None:
-    for step in (lambda: relay_once(queue), reindex_once, sync_dead_letter_list):
+    # The backlog gauges are sampled here, in the API, so they keep reporting when no worker is up.
+    for step in (lambda: relay_once(queue), reindex_once, sync_dead_letter_list, sample_backlog_metrics):
         try:
             step()
         except ServiceUnavailable as exc:
