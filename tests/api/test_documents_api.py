@@ -266,3 +266,16 @@ def test_unknown_ids_are_404_and_bad_ids_422(client: TestClient) -> None:
     key = make_key()
     assert client.get(f"/v1/documents/{uuid.uuid4()}", headers=key.headers).status_code == 404
     assert client.get("/v1/jobs/not-a-uuid", headers=key.headers).status_code == 422
+
+
+def test_batch_with_repeated_content_stores_it_once(client: TestClient) -> None:
+    key = make_key()
+    text = f"Repeated inside one batch {uuid.uuid4()}"
+    documents = [{"text": text}, {"text": f"other {uuid.uuid4()}"}, {"text": text + "  "}]
+    results = client.post("/v1/documents/batch", json={"documents": documents}, headers=key.headers).json()[
+        "results"
+    ]
+    assert results[0]["document_id"] == results[2]["document_id"] and results[2]["duplicate"] is True
+    with session_scope() as session:
+        stored = session.scalars(select(Document).where(Document.tenant == key.tenant)).all()
+    assert len(stored) == 2

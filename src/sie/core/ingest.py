@@ -12,7 +12,7 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -75,23 +75,26 @@ class Submission:
         return body
 
 
-def _existing_submission(session: Session, tenant: str, text_hash: str) -> Submission | None:
-    row = session.execute(
-        select(Document.id, Job.id, Job.status, Job.queue)
+def _existing_submissions(session: Session, tenant: str, hashes: set[str]) -> dict[str, Submission]:
+    """The first job of each of the tenant's documents whose content has one of these hashes."""
+    if not hashes:
+        return {}
+    rows = session.execute(
+        select(Document.content_hash, Document.id, Job.id, Job.status, Job.queue)
         .join(Job, Job.document_id == Document.id)
-        .where(Document.tenant == tenant, Document.content_hash == text_hash)
-        .order_by(Job.created_at)
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    return Submission(job_id=row[1], document_id=row[0], status=row[2], queue=row[3], duplicate=True)
+        .where(Document.tenant == tenant, Document.content_hash.in_(hashes))
+        .order_by(Job.created_at.desc())
+    ).all()
+    # Ordered newest first, so the oldest job of each document is the one that stays in the dict.
+    return {
+        text_hash: Submission(
+            job_id=job_id, document_id=document_id, status=status, queue=queue, duplicate=True
+        )
+        for text_hash, document_id, job_id, status, queue in rows
+    }
 
 
-def _add_one(session: Session, tenant: str, new: NewDocument) -> Submission:
-    text_hash = content_hash(new.text) if new.text is not None else None
-    if text_hash is not None and (existing := _existing_submission(session, tenant, text_hash)):
-        return existing
+def _new_rows(tenant: str, new: NewDocument, text_hash: str | None) -> tuple[list[object], Submission]:
     document = Document(
         id=uuid.uuid4(),
         tenant=tenant,
@@ -120,30 +123,63 @@ def _add_one(session: Session, tenant: str, new: NewDocument) -> Submission:
             if value
         },
     )
-    # A savepoint per document: a concurrent insert of the same content loses the race cleanly.
-    try:
-        with session.begin_nested():
-            session.add(document)
-            if new.data is not None:
-                session.add(
-                    DocumentBlob(
-                        document_id=document.id,
-                        filename=new.filename,
-                        content_type=new.content_type,
-                        data=new.data,
-                    )
-                )
-            session.add(job)
-    except IntegrityError:
-        if text_hash is not None and (existing := _existing_submission(session, tenant, text_hash)):
-            return existing
-        raise
-    return Submission(job_id=job.id, document_id=document.id, status=job.status, queue=queue)
+    rows: list[object] = [document, job]
+    if new.data is not None:
+        rows.insert(
+            1,
+            DocumentBlob(
+                document_id=document.id, filename=new.filename, content_type=new.content_type, data=new.data
+            ),
+        )
+    return rows, Submission(job_id=job.id, document_id=document.id, status=job.status, queue=queue)
 
 
 def add_documents(session: Session, *, tenant: str, documents: Sequence[NewDocument]) -> list[Submission]:
-    """Write document and job rows in the caller's transaction. Call `enqueue_new` after commit."""
-    return [_add_one(session, tenant, new) for new in documents]
+    """Write document and job rows in the caller's transaction. Call `enqueue_new` after commit.
+
+    Content already stored for the tenant (same text hash) is answered with the existing document.
+    All rows go in one flush; if a concurrent request stored the same content meanwhile, the unique
+    index refuses the flush and each document is retried in its own savepoint.
+    """
+    hashes = [content_hash(new.text) if new.text is not None else None for new in documents]
+    known = _existing_submissions(session, tenant, {text_hash for text_hash in hashes if text_hash})
+    submissions: list[Submission] = []
+    rows: list[object] = []
+    for new, text_hash in zip(documents, hashes, strict=True):
+        if text_hash is not None and text_hash in known:
+            submissions.append(known[text_hash])
+            continue
+        new_rows, submission = _new_rows(tenant, new, text_hash)
+        rows.extend(new_rows)
+        submissions.append(submission)
+        if text_hash is not None:
+            known[text_hash] = replace(submission, duplicate=True)
+    try:
+        with session.begin_nested():
+            session.add_all(rows)
+    except IntegrityError:
+        return [
+            _add_one(session, tenant, new, text_hash)
+            for new, text_hash in zip(documents, hashes, strict=True)
+        ]
+    return submissions
+
+
+def _add_one(session: Session, tenant: str, new: NewDocument, text_hash: str | None) -> Submission:
+    """One document in its own savepoint: a concurrent insert of the same content loses cleanly."""
+    existing = _existing_submissions(session, tenant, {text_hash} if text_hash else set())
+    if text_hash is not None and text_hash in existing:
+        return existing[text_hash]
+    rows, submission = _new_rows(tenant, new, text_hash)
+    try:
+        with session.begin_nested():
+            session.add_all(rows)
+    except IntegrityError:
+        existing = _existing_submissions(session, tenant, {text_hash} if text_hash else set())
+        if text_hash is not None and text_hash in existing:
+            return existing[text_hash]
+        raise
+    return submission
 
 
 def enqueue_new(queue: JobQueue, submissions: Sequence[Submission]) -> bool:
