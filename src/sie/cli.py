@@ -195,6 +195,9 @@ def scheduler(
     if once:
         typer.echo(f"{len(run_due_sources())} sources polled")
         return
+    from sie.core.metrics import start_worker_metrics_server
+
+    start_worker_metrics_server()  # polls, failures and errors on METRICS_PORT for Prometheus
     stop = threading.Event()
     # SIGTERM (a pod stopping) ends polls early; their sources are due again for the next replica.
     for signum in (signal.SIGTERM, signal.SIGINT):

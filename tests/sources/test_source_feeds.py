@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from sie.core import metrics
 from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.jobs import run_jobs
@@ -60,9 +61,12 @@ def test_second_poll_sends_validators_gets_304_and_ingests_nothing(
     scheduler.poll_source(source_id)
     requests_after_first = len(site.requests)
 
+    polls = metrics.SOURCE_POLLS.labels(source_type="rss", outcome="not_modified")
+    before = polls._value.get()
     second = scheduler.poll_source(source_id)
 
     assert second is not None and second.outcome == "not_modified"
+    assert polls._value.get() == before + 1  # what the "source polls" dashboard panel counts
     feed_requests = site.requests_for("/feed.xml")
     assert len(feed_requests) == 2
     assert "If-None-Match" not in feed_requests[0].headers

@@ -260,6 +260,7 @@ class SourceScheduler:
             outcome, error, error_kind = "failed", f"internal error: {type(exc).__name__}: {exc}", "internal"
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         result = PollResult(claimed.id, claimed.name, outcome, counts, error, duration_ms)
+        metrics.SOURCE_POLLS.labels(source_type=claimed.type, outcome=outcome).inc()
         try:
             result = self._record(claimed, result, ctx)
         except Exception:
