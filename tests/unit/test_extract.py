@@ -294,3 +294,12 @@ def test_empty_content() -> None:
 def test_binary_content_of_unknown_type_is_unsupported(content: bytes, message: str) -> None:
     with pytest.raises(UnsupportedContent, match=message):
         extract(content, filename="upload.bin")
+
+
+def test_plain_text_headline_becomes_the_title() -> None:
+    extracted = extract(
+        b"Solar output hits a record\n\nMADRID - Spain's solar plants produced a record.", filename="a.txt"
+    )
+    assert extracted.title == "Solar output hits a record"
+    one_paragraph = extract(b"Just one sentence of text, no headline.", filename="note.txt")
+    assert one_paragraph.title == "note.txt"

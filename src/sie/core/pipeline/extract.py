@@ -116,7 +116,8 @@ def extract(
     if _looks_like_html(text, declared_type):
         title, body = _extract_html(text)
         return _text_result(body, "text/html", title or fallback_title, label)
-    return _text_result(normalize_text(text), "text/plain", fallback_title, label)
+    plain = normalize_text(text)
+    return _text_result(plain, "text/plain", _headline(plain) or fallback_title, label)
 
 
 def sniff_image_type(content: bytes) -> str | None:
@@ -187,6 +188,18 @@ def _looks_like_html(text: str, declared_type: str | None) -> bool:
         "application/xhtml+xml",
     )
     return declared_html and ANY_TAG.search(text[:SNIFF_BYTES]) is not None
+
+
+MAX_HEADLINE_CHARS = 150
+
+
+def _headline(text: str) -> str | None:
+    """A plain-text document's first line, when it reads as a headline above a body."""
+    first, _, rest = text.partition("\n")
+    first = first.strip()
+    if rest.strip() and 0 < len(first) <= MAX_HEADLINE_CHARS and not first.endswith((".", ",", ";", ":")):
+        return first
+    return None
 
 
 def _text_result(text: str, content_type: str, title: str | None, label: str) -> ExtractedText:
