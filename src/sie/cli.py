@@ -61,6 +61,10 @@ def _parse_rate_limits(values: list[str]) -> dict[str, dict[str, int]] | None:
 def create_key(
     tenant: Annotated[str, typer.Option(help="The tenant the key belongs to")],
     admin: Annotated[bool, typer.Option("--admin", help="Grant every scope, including admin")] = False,
+    system: Annotated[
+        bool,
+        typer.Option("--system", help="Every scope plus system: may act for any tenant (the operator's key)"),
+    ] = False,
     name: Annotated[str, typer.Option(help="A label for people")] = "",
     scope: Annotated[list[str], typer.Option(help="Scopes: ingest, read, admin (repeatable)")] = [],  # noqa: B006
     rate_limit: Annotated[
@@ -69,10 +73,12 @@ def create_key(
 ) -> None:
     """Create an API key; the key is printed once and only its HMAC is stored."""
     from sie.core.db import session_scope
-    from sie.core.security import ALL_SCOPES, DEFAULT_SCOPES, create_api_key
+    from sie.core.security import ALL_SCOPES, DEFAULT_SCOPES, SYSTEM_SCOPES, create_api_key
 
-    scopes = ALL_SCOPES if admin else tuple(scope) or DEFAULT_SCOPES
-    unknown = set(scopes) - set(ALL_SCOPES)
+    scopes = SYSTEM_SCOPES if system else ALL_SCOPES if admin else tuple(scope) or DEFAULT_SCOPES
+    unknown = set(scopes) - set(SYSTEM_SCOPES)
+    if "system" in scope and not system:
+        raise typer.BadParameter("the system scope is granted with --system only")
     if unknown:
         raise typer.BadParameter(f"unknown scope(s): {', '.join(sorted(unknown))}")
     with session_scope() as session:

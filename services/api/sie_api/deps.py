@@ -71,6 +71,18 @@ def require(scope: Scope) -> Callable[[Principal], Principal]:
     return check
 
 
+def tenant_for(principal: Principal, requested: str | None) -> str:
+    """The tenant a request acts for: the key's own, or any tenant it names with the `system` scope."""
+    if requested is None or requested == principal.tenant:
+        return principal.tenant
+    if not principal.has("system"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this API key acts for tenant '{principal.tenant}' only; other tenants need the 'system' scope",
+        )
+    return requested
+
+
 IngestPrincipal = Annotated[Principal, Depends(require("ingest"))]
 ReadPrincipal = Annotated[Principal, Depends(require("read"))]
 AdminPrincipal = Annotated[Principal, Depends(require("admin"))]

@@ -12,8 +12,10 @@ from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError, OperationalError
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import sie
@@ -25,10 +27,16 @@ from sie.core.observability import init_sentry
 from sie.core.relay import start_relay_thread
 from sie.core.search import get_search_backend
 from sie_api.deps import get_queue
+from sie_api.responses import V1_ERRORS
 from sie_api.routes import dead_letters, documents, health, insights, jobs, search, sources
 
 log = get_logger(__name__)
 RETRY_AFTER_SECONDS = "5"
+# FastAPI reports these only as "There was an error parsing the body"; the cause says more.
+UNPARSEABLE_BODY_REASONS: dict[type[BaseException], str] = {
+    UnicodeDecodeError: "the JSON body is not valid UTF-8",
+    RecursionError: "the JSON body nests too deeply",
+}
 
 
 class BodyTooLarge(Exception):
@@ -114,8 +122,9 @@ def create_app() -> FastAPI:
         description="Ingest content from many sources, enrich it (entities, keywords, sentiment), search it.",
         lifespan=lifespan,
     )
-    for module in (health, documents, jobs, search, insights, dead_letters, sources):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    for module in (documents, jobs, search, insights, dead_letters, sources):
+        app.include_router(module.router, responses=V1_ERRORS)
 
     @app.middleware("http")
     async def observe_requests(request: Request, call_next: Any) -> Any:
@@ -154,6 +163,29 @@ def create_app() -> FastAPI:
     @app.exception_handler(redis.RedisError)
     async def redis_unavailable(request: Request, exc: redis.RedisError) -> JSONResponse:
         return await service_unavailable(request, ServiceUnavailable("redis"))
+
+    # A value the database cannot store (a NUL character, an unpaired surrogate, NaN in JSON) that
+    # request validation did not catch is still the client's error, not the server's.
+    @app.exception_handler(DataError)
+    async def unstorable_value(_: Request, exc: DataError) -> JSONResponse:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return JSONResponse({"detail": f"the request holds a value that cannot be stored: {reason}"}, 422)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def unencodable_text(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"the request holds text that is not valid Unicode: {exc.reason}"}, 422
+        )
+
+    @app.exception_handler(HTTPException)
+    async def unreadable_body(request: Request, exc: HTTPException) -> Response:
+        # SIE itself never answers 400: Starlette and FastAPI do, for a body they cannot parse (bytes
+        # that are not UTF-8, JSON nested deeper than the parser goes, broken multipart). A malformed
+        # request is a 422 here, like every other.
+        if exc.status_code == 400:
+            reason = UNPARSEABLE_BODY_REASONS.get(type(exc.__cause__), str(exc.detail))
+            return JSONResponse({"detail": [{"type": "body_invalid", "loc": ["body"], "msg": reason}]}, 422)
+        return await http_exception_handler(request, exc)
 
     # Added last, so it runs first: an oversized body is refused before anything reads it.
     app.add_middleware(

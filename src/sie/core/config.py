@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
@@ -95,6 +95,22 @@ class Settings(BaseSettings):
     ocr_max_pages: int = Field(default=50, gt=0)
     ocr_max_pixels: int = Field(default=50_000_000, gt=0)
     ocr_max_side: int = Field(default=2000, ge=200)
+    # torch threads on the CPU; 0 = the container's CPU limit (cgroup), else one per core. More
+    # threads than free cores made OCR many times slower here (threads spin-wait for each other).
+    ocr_threads: int = Field(default=0, ge=0)
+
+    # The operator (docs/operator.md): the API it calls, with a key that has the system scope.
+    sie_api_url: str = "http://localhost:8000"
+    sie_admin_api_key: SecretStr | None = None
+    # The namespace it watches: OPERATOR_NAMESPACE, else its pod's own (POD_NAMESPACE); neither: all.
+    operator_namespace: str | None = Field(
+        default=None, validation_alias=AliasChoices("operator_namespace", "pod_namespace")
+    )
+    operator_peering: str = "sie-operator"
+    operator_health_port: int = Field(default=8080, ge=0, le=65535)
+    operator_metrics_port: int = Field(default=9809, ge=0, le=65535)
+    # How often an IngestionSource's status is refreshed from the engine.
+    operator_source_refresh_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("fetch_allowed_networks", "ocr_languages", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from sie.core import metrics
@@ -80,6 +80,21 @@ def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
         log.warning("dead_letter_publish_failed", reason=type(exc).__name__, count=len(letters))
 
 
+def unpublish_dead_letters(letters: Sequence[DeadLetter]) -> None:
+    """Take replayed letters out of the Redis list, one `LREM` each (no rewrite of the whole list);
+    a failure is repaired by the relay's next sync."""
+    if not letters or redis_client_or_none() is None:
+        return
+    try:
+        with redis_client().pipeline(transaction=False) as pipe:
+            for letter in letters:
+                pipe.lrem(DEAD_LETTER_LIST, 1, entry_json(letter))
+            pipe.llen(DEAD_LETTER_LIST)
+            metrics.DLQ_LENGTH.set(pipe.execute()[-1])
+    except redis.RedisError as exc:
+        log.warning("dead_letter_unpublish_failed", reason=type(exc).__name__, count=len(letters))
+
+
 def redis_client_or_none() -> redis.Redis | None:
     try:
         return redis_client()
@@ -126,7 +141,7 @@ def sync_dead_letter_list() -> int:
 
 @dataclass(frozen=True)
 class ReplaySelector:
-    """Which dead letters to replay; every field narrows the match."""
+    """Which dead letters to replay; every field narrows the match (no tenant: every tenant's)."""
 
     tenant: str | None = None
     queue: str | None = None
@@ -137,9 +152,7 @@ class ReplaySelector:
     until: datetime | None = None
 
 
-def select_dead_letters(
-    session: Session, selector: ReplaySelector, *, limit: int | None = None
-) -> list[DeadLetter]:
+def _matching(selector: ReplaySelector) -> Select[tuple[DeadLetter]]:
     query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None))
     for column, value in (
         (DeadLetter.tenant, selector.tenant),
@@ -155,7 +168,18 @@ def select_dead_letters(
         query = query.where(DeadLetter.created_at >= selector.since)
     if selector.until is not None:
         query = query.where(DeadLetter.created_at < selector.until)
-    query = query.order_by(DeadLetter.created_at, DeadLetter.id)
+    return query
+
+
+def count_dead_letters(session: Session, selector: ReplaySelector) -> int:
+    """How many dead letters a replay with this selector would send back now (a dry run's count)."""
+    return session.scalar(select(func.count()).select_from(_matching(selector).subquery())) or 0
+
+
+def select_dead_letters(
+    session: Session, selector: ReplaySelector, *, limit: int | None = None
+) -> list[DeadLetter]:
+    query = _matching(selector).order_by(DeadLetter.created_at, DeadLetter.id)
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query.with_for_update(skip_locked=True)))
@@ -171,17 +195,23 @@ def replay_dead_letters(
         for letter in letters:
             letter.replayed_at = now
             letter.replayed_by = replayed_by
-            job = session.get(Job, letter.job_id, with_for_update=True)
-            if job is not None:
-                job.status = JobStatus.pending
-                job.attempts = 0
-                job.error = None
-                job.error_kind = None
-                job.enqueued_at = None
-                job.finished_at = None
-                document = session.get(Document, job.document_id)
-                if document is not None:
-                    document.status = "pending"
+        # A few statements per call, not per letter: replays of thousands of jobs stay fast.
+        jobs = session.scalars(
+            select(Job).where(Job.id.in_([letter.job_id for letter in letters])).with_for_update()
+        ).all()
+        for job in jobs:
+            job.status = JobStatus.pending
+            job.attempts = 0
+            job.error = None
+            job.error_kind = None
+            job.enqueued_at = None
+            job.finished_at = None
+        if jobs:
+            session.execute(
+                update(Document)
+                .where(Document.id.in_([job.document_id for job in jobs]))
+                .values(status="pending")
+            )
     by_queue: dict[str, list[uuid.UUID]] = {}
     for letter in letters:
         by_queue.setdefault(letter.queue, []).append(letter.job_id)
@@ -196,5 +226,5 @@ def replay_dead_letters(
             log.warning("replay_enqueue_deferred", jobs=len(job_ids))
     if letters:
         log.info("dead_letters_replayed", count=len(letters), replayed_by=replayed_by)
-        sync_dead_letter_list()
+        unpublish_dead_letters(letters)
     return letters

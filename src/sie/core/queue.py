@@ -35,6 +35,7 @@ TASK_OCR_JOBS = "sie.ocr_jobs"
 PRIORITY_QUEUES = {"high": QUEUE_HIGH, "normal": QUEUE_NORMAL, "low": QUEUE_LOW}
 # Jobs per message when many arrive at once: the worker runs NLP on them as one batch.
 MESSAGE_BATCH_SIZE = 16
+WORKER_PROCESS_START_TIMEOUT_SECONDS = 120.0
 
 
 def queue_for(*, priority: str, kind: str) -> str:
@@ -90,6 +91,10 @@ def make_celery_app(main: str = "sie") -> object:
             "socket_connect_timeout": 5,
         },
         worker_max_tasks_per_child=settings.worker_max_tasks_per_child or None,
+        # A new pool process loads spaCy (or EasyOCR) before it reports up. Celery's default of 4 s
+        # is shorter than that on a busy CPU: each replacement of a killed process was itself killed,
+        # and the pool never refilled.
+        worker_proc_alive_timeout=WORKER_PROCESS_START_TIMEOUT_SECONDS,
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -26,9 +27,39 @@ OcrStrategyName = Literal["auto", "ocr_only", "no_ocr"]
 JobStatusName = Literal["pending", "running", "done", "failed", "dead"]
 
 
+def _storable(value: object) -> object:
+    """Refuse what PostgreSQL cannot store: NUL characters, unpaired surrogates, NaN and infinities.
+
+    Walks nested metadata with its own stack, so depth costs no recursion.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("must not contain NUL characters")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("must not contain unpaired surrogate code points") from None
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("must be a finite number")
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return value
+
+
 class StrictModel(BaseModel):
     # A typo in a field name is an error the client should hear about, not a silent default.
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _values_are_storable(cls, value: object) -> object:
+        return _storable(value)
 
 
 class DocumentCreate(StrictModel):
@@ -172,7 +203,19 @@ class HealthResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    detail: Any
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    """A 422: the fields at fault, or one sentence when the fault is not in a single field."""
+
+    detail: list[FieldError] | str
 
 
 # Sources (docs/sources.md): what a client or the operator declares, and the status the scheduler reports.

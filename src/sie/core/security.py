@@ -14,8 +14,11 @@ from sqlalchemy.orm import Session
 from sie.core.config import settings
 from sie.core.models import ApiKey, utcnow
 
-Scope = Literal["admin", "ingest", "read"]
+Scope = Literal["admin", "ingest", "read", "system"]
+# Every tenant-level scope (`--admin`). `system` is not among them: only `sie api-key create --system`
+# grants it, to the operator's key, which may then name another tenant (sources, dead letters).
 ALL_SCOPES: tuple[Scope, ...] = ("admin", "ingest", "read")
+SYSTEM_SCOPES: tuple[Scope, ...] = (*ALL_SCOPES, "system")
 DEFAULT_SCOPES: tuple[Scope, ...] = ("ingest", "read")
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -30,7 +33,8 @@ class Principal:
     rate_limits: dict[str, dict[str, int]] | None = None
 
     def has(self, scope: Scope) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+        # `admin` covers every scope of its own tenant, never `system` (acting for other tenants).
+        return scope in self.scopes or (scope != "system" and "admin" in self.scopes)
 
 
 def _hash_secret(secret: str) -> str:

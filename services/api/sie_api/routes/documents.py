@@ -37,6 +37,7 @@ from sie_api.deps import (
     SessionDep,
     charge_rate_limit,
 )
+from sie_api.responses import CONFLICT, NOT_FOUND, RATE_LIMITED, TOO_LARGE, UNSUPPORTED_MEDIA
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -97,7 +98,12 @@ def _fingerprint(route: str, payload: Any) -> str:
     return hashlib.sha256(json.dumps([route, payload], sort_keys=True, default=str).encode()).hexdigest()
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses={**CONFLICT, **TOO_LARGE, **RATE_LIMITED},
+)
 def create_document(
     body: DocumentCreate,
     principal: IngestPrincipal,
@@ -119,7 +125,12 @@ def create_document(
     return response
 
 
-@router.post("/batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchAccepted)
+@router.post(
+    "/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BatchAccepted,
+    responses={**CONFLICT, **TOO_LARGE, **RATE_LIMITED},
+)
 def create_documents_batch(
     body: BatchCreate,
     principal: IngestPrincipal,
@@ -154,7 +165,12 @@ def create_documents_batch(
     return response
 
 
-@router.post("/upload", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+@router.post(
+    "/upload",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses={**TOO_LARGE, **UNSUPPORTED_MEDIA, **RATE_LIMITED},
+)
 async def upload_document(
     principal: IngestPrincipal,
     session: SessionDep,
@@ -234,6 +250,6 @@ def tenant_document(session: Session, tenant: str, document_id: uuid.UUID) -> Do
     return document
 
 
-@router.get("/{document_id}", response_model=DocumentPublic)
+@router.get("/{document_id}", response_model=DocumentPublic, responses=NOT_FOUND)
 def read_document(document_id: uuid.UUID, principal: ReadPrincipal, session: SessionDep) -> DocumentPublic:
     return document_public(tenant_document(session, principal.tenant, document_id))

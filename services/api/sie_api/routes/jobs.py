@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sie.core.models import Job
 from sie.core.schemas import JobPublic
 from sie_api.deps import ReadPrincipal, SessionDep
+from sie_api.responses import NOT_FOUND
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-@router.get("/{job_id}", response_model=JobPublic)
+@router.get("/{job_id}", response_model=JobPublic, responses=NOT_FOUND)
 def read_job(job_id: uuid.UUID, principal: ReadPrincipal, session: SessionDep) -> JobPublic:
     job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant == principal.tenant))
     if job is None:

@@ -1,8 +1,9 @@
 """Sources (admin): feeds, URL lists and sitemaps the engine polls for the key's tenant.
 
 `PUT /v1/sources/{name}` is the idempotent upsert the operator uses for `IngestionSource` resources.
-Another tenant's source does not exist for the caller (404). The auth header is write-only: it is
-never returned, logged, or echoed back in a validation error.
+Another tenant's source does not exist for the caller (404). A key with the `system` scope (the
+operator's) may act for any tenant: `tenant` in the body, or `?tenant=` on the other routes. The
+auth header is write-only: it is never returned, logged, or echoed back in a validation error.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from sie.core.sources.repository import (
     upsert_source,
 )
 from sie.core.sources.scheduler import poll_source
-from sie_api.deps import AdminPrincipal, SessionDep
+from sie_api.deps import AdminPrincipal, SessionDep, tenant_for
+from sie_api.responses import CONFLICT, NOT_FOUND, TOO_LARGE
 
 
 class NoEchoRoute(APIRoute):
@@ -58,25 +60,32 @@ class NoEchoRoute(APIRoute):
         return without_echo
 
 
-router = APIRouter(prefix="/v1/sources", tags=["sources"], route_class=NoEchoRoute)
+router = APIRouter(
+    prefix="/v1/sources",
+    tags=["sources"],
+    route_class=NoEchoRoute,
+    responses={**NOT_FOUND, **CONFLICT, **TOO_LARGE},
+)
 
 SourceNameParam = Annotated[
     str, Path(pattern=SOURCE_NAME_PATTERN, description="The source's name in the tenant")
 ]
 
 
-def _tenant_source(session: Session, principal: Principal, name: str, *, for_update: bool = False) -> Source:
-    source = get_source(session=session, tenant=principal.tenant, name=name, for_update=for_update)
+TenantQuery = Annotated[
+    str | None, Query(max_length=100, description="Act for this tenant (keys with the system scope only)")
+]
+
+
+def _tenant_source(
+    session: Session, principal: Principal, tenant: str | None, name: str, *, for_update: bool = False
+) -> Source:
+    source = get_source(
+        session=session, tenant=tenant_for(principal, tenant), name=name, for_update=for_update
+    )
     if source is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "source not found")
     return source
-
-
-def _check_tenant(principal: Principal, declared: str | None) -> None:
-    if declared is not None and declared != principal.tenant:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"this API key manages the sources of tenant '{principal.tenant}' only"
-        )
 
 
 def _invalid(exc: SourceConfigError) -> HTTPException:
@@ -85,9 +94,9 @@ def _invalid(exc: SourceConfigError) -> HTTPException:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SourcePublic)
 def create(body: SourceCreate, principal: AdminPrincipal, session: SessionDep) -> SourcePublic:
-    _check_tenant(principal, body.tenant)
+    tenant = tenant_for(principal, body.tenant)
     try:
-        source = create_source(session=session, tenant=principal.tenant, name=body.name, source_in=body)
+        source = create_source(session=session, tenant=tenant, name=body.name, source_in=body)
     except SourceConfigError as exc:
         raise _invalid(exc) from None
     except SourceExists as exc:
@@ -106,9 +115,9 @@ def upsert(
     session: SessionDep,
     response: Response,
 ) -> SourcePublic:
-    _check_tenant(principal, body.tenant)
+    tenant = tenant_for(principal, body.tenant)
     try:
-        source, created = upsert_source(session=session, tenant=principal.tenant, name=name, source_in=body)
+        source, created = upsert_source(session=session, tenant=tenant, name=name, source_in=body)
     except SourceConfigError as exc:
         raise _invalid(exc) from None
     session.commit()
@@ -122,21 +131,30 @@ def list_all(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    tenant: TenantQuery = None,
 ) -> SourcesPublic:
-    sources, total = list_sources(session=session, tenant=principal.tenant, limit=limit, offset=offset)
+    sources, total = list_sources(
+        session=session, tenant=tenant_for(principal, tenant), limit=limit, offset=offset
+    )
     return SourcesPublic(data=[source_public(source) for source in sources], count=total)
 
 
 @router.get("/{name}", response_model=SourcePublic)
-def read(name: SourceNameParam, principal: AdminPrincipal, session: SessionDep) -> SourcePublic:
-    return source_public(_tenant_source(session, principal, name))
+def read(
+    name: SourceNameParam, principal: AdminPrincipal, session: SessionDep, tenant: TenantQuery = None
+) -> SourcePublic:
+    return source_public(_tenant_source(session, principal, tenant, name))
 
 
 @router.patch("/{name}", response_model=SourcePublic)
 def patch(
-    name: SourceNameParam, body: SourceUpdate, principal: AdminPrincipal, session: SessionDep
+    name: SourceNameParam,
+    body: SourceUpdate,
+    principal: AdminPrincipal,
+    session: SessionDep,
+    tenant: TenantQuery = None,
 ) -> SourcePublic:
-    source = _tenant_source(session, principal, name, for_update=True)
+    source = _tenant_source(session, principal, tenant, name, for_update=True)
     try:
         update_source(session=session, source=source, changes=body)
     except SourceConfigError as exc:
@@ -146,8 +164,10 @@ def patch(
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(name: SourceNameParam, principal: AdminPrincipal, session: SessionDep) -> Response:
-    delete_source(session=session, source=_tenant_source(session, principal, name, for_update=True))
+def delete(
+    name: SourceNameParam, principal: AdminPrincipal, session: SessionDep, tenant: TenantQuery = None
+) -> Response:
+    delete_source(session=session, source=_tenant_source(session, principal, tenant, name, for_update=True))
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -159,9 +179,10 @@ def sync(
     session: SessionDep,
     response: Response,
     wait: Annotated[bool, Query(description="Poll now, in this request, and answer with the result")] = False,
+    tenant: TenantQuery = None,
 ) -> SourcePublic:
     """Make the source due now (202); with `wait=true`, poll it in this request and answer 200."""
-    source = _tenant_source(session, principal, name, for_update=True)
+    source = _tenant_source(session, principal, tenant, name, for_update=True)
     if source.suspend:
         raise HTTPException(status.HTTP_409_CONFLICT, "source is suspended; set suspend to false first")
     request_sync(session=session, source=source)

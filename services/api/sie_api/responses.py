@@ -1,0 +1,42 @@
+"""The error answers of the API, declared for its OpenAPI document: every route lists what it may answer.
+
+Errors are `{"detail": "..."}`; a 422 is FastAPI's list of field errors, or one sentence when the
+fault is not in a single field. `Retry-After` comes with every 429 and 503.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sie.core.schemas import ErrorResponse, ValidationErrorResponse
+
+OpenApiResponses = dict[int | str, dict[str, Any]]
+
+
+def error_response(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    entry: dict[str, Any] = {"model": ErrorResponse, "description": description}
+    if retry_after:
+        entry["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "required": True,
+                "schema": {"type": "integer"},
+            }
+        }
+    return entry
+
+
+# What every /v1 route may answer besides its own results.
+V1_ERRORS: OpenApiResponses = {
+    401: error_response("No X-API-Key header, or an unknown or revoked key"),
+    403: error_response("The key lacks the scope this route needs"),
+    422: {"model": ValidationErrorResponse, "description": "The request is malformed; the fields are named"},
+    503: error_response("A dependency (database, Redis, search) is down", retry_after=True),
+}
+NOT_FOUND: OpenApiResponses = {404: error_response("No such object for this key's tenant")}
+CONFLICT: OpenApiResponses = {409: error_response("The request conflicts with the current state")}
+TOO_LARGE: OpenApiResponses = {413: error_response("The request body is over the configured limit")}
+RATE_LIMITED: OpenApiResponses = {
+    429: error_response("The key's rate limit for this priority is used up", retry_after=True)
+}
+UNSUPPORTED_MEDIA: OpenApiResponses = {415: error_response("The uploaded file is of a type SIE cannot read")}
