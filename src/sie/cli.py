@@ -143,7 +143,9 @@ def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated queues, highest priority first")] = (
         DEFAULT_WORKER_QUEUES
     ),
-    concurrency: Annotated[int, typer.Option(help="Worker processes")] = os.cpu_count() or 2,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per CPU; 1 for the OCR queue)")
+    ] = None,
     max_tasks_per_child: Annotated[int, typer.Option(help="Recycle a process after N tasks")] = (
         settings.worker_max_tasks_per_child
     ),
@@ -154,6 +156,9 @@ def worker(
         typer.echo("sie worker needs REDIS_URL and DATABASE_URL (local mode runs jobs in-process)", err=True)
         raise typer.Exit(2)
     queue_list = [name.strip() for name in queues.split(",") if name.strip()]
+    if concurrency is None:
+        # Each OCR process holds its own ~2.5 GB model: one per pod unless asked otherwise.
+        concurrency = 1 if "ocr" in queue_list else os.cpu_count() or 2
     if "ocr" in queue_list:
         from sie_ocr_worker.celery_app import app as celery_app
     else:

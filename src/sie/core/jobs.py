@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from sie.core import metrics
 from sie.core.config import settings
@@ -68,9 +69,18 @@ class ClaimedJob:
 TextReader = Callable[[ClaimedJob], ExtractedText]
 
 
+WORKER_LOST_KIND = "worker_lost"
+
+
 def claim_jobs(job_ids: Sequence[uuid.UUID]) -> list[ClaimedJob]:
-    """Mark the jobs running (attempt +1) and load their inputs; finished jobs are skipped."""
+    """Mark the jobs running (attempt +1) and load their inputs; finished jobs are skipped.
+
+    A job still `running` when it is claimed again lost its worker mid-attempt (SIGKILL, the OOM
+    killer). That attempt counts as failed: past TASK_MAX_RETRIES the job is dead-lettered here,
+    since a job that kills every worker it runs on would otherwise be redelivered forever.
+    """
     claimed: list[ClaimedJob] = []
+    letters: list[DeadLetter] = []
     with session_scope() as session:
         jobs = session.scalars(
             select(Job).where(Job.id.in_(job_ids)).order_by(Job.id).with_for_update()
@@ -79,6 +89,8 @@ def claim_jobs(job_ids: Sequence[uuid.UUID]) -> list[ClaimedJob]:
         for job in jobs:
             if job.status in (JobStatus.done, JobStatus.failed, JobStatus.dead):
                 log.info("job_skipped", job_id=str(job.id), status=job.status)
+            elif job.status == JobStatus.running and job.attempts > settings.task_max_retries:
+                letters.append(_dead_letter_lost_job(session, job))
             else:
                 open_jobs.append(job)
         document_ids = [job.document_id for job in open_jobs]
@@ -114,7 +126,25 @@ def claim_jobs(job_ids: Sequence[uuid.UUID]) -> list[ClaimedJob]:
                     blob_content_type=blob.content_type if blob else None,
                 )
             )
+    publish_dead_letters(letters)
     return claimed
+
+
+def _dead_letter_lost_job(session: Session, job: Job) -> DeadLetter:
+    error = (
+        f"the worker running this job was lost {job.attempts} times "
+        "(killed, or out of memory) before it could finish"
+    )
+    document = session.get(Document, job.document_id)
+    letter = record_dead_letter(
+        session, job, error=error, error_kind=WORKER_LOST_KIND, source=document.source if document else None
+    )
+    if document is not None:
+        document.status = DocumentStatus.failed
+    metrics.ERRORS.labels(component="worker", kind=WORKER_LOST_KIND).inc()
+    metrics.DOCUMENTS.labels(status="dead", source=_source_label(letter.source or "")).inc()
+    log.error("job_dead_lettered", job_id=str(job.id), error=error, attempts=job.attempts, queue=job.queue)
+    return letter
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""The one recipe for a worker's Celery app; the general and OCR workers differ only in arguments.
+
+Tasks stay thin: they take job ids and call `sie.core.jobs.run_jobs`, which is idempotent and
+handles each job's failure itself; only an outage around the whole batch (the database is down)
+escapes as a `TransientError`, and Celery retries the batch with backoff.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from celery.signals import setup_logging, worker_process_init, worker_ready
+
+import sie
+from sie.core.config import settings
+from sie.core.errors import TransientError
+from sie.core.jobs import TextReader, read_text, run_jobs
+from sie.core.logging import configure_logging, get_logger
+from sie.core.metrics import connect_worker_metrics_signals
+from sie.core.observability import init_sentry
+from sie.core.queue import get_job_queue, make_celery_app
+
+log = get_logger(__name__)
+
+
+def build_worker_app(
+    *,
+    name: str,
+    component: str,
+    task_name: str,
+    load_models: Callable[[], object],
+    reader: TextReader = read_text,
+    ready_details: Callable[[], dict[str, Any]] = dict,
+) -> Any:
+    """A Celery app with SIE's settings, JSON logs, metrics, Sentry and one `run_jobs` task.
+
+    `load_models` runs in each pool process at start-up (never per task, and never in the parent:
+    CUDA does not survive a fork); `SIE_PRELOAD_MODELS=0` defers it to the first task.
+    """
+    app = make_celery_app(name)
+    # The main process serves every pool process's metrics on METRICS_PORT (multiprocess mode).
+    connect_worker_metrics_signals()
+
+    @setup_logging.connect(weak=False)
+    def _logging(**_: Any) -> None:
+        # Celery's own log lines become JSON too, one event per line.
+        configure_logging(settings.log_level)
+
+    @worker_process_init.connect(weak=False)
+    def _init_child(**_: Any) -> None:
+        init_sentry(component)
+        if os.environ.get("SIE_PRELOAD_MODELS", "1") == "1":
+            load_models()
+
+    @worker_ready.connect(weak=False)
+    def _ready(**_: Any) -> None:
+        log.info(f"{component.replace('-', '_')}_ready", version=sie.__version__, **ready_details())
+
+    @app.task(
+        name=task_name,
+        bind=True,
+        acks_late=True,
+        autoretry_for=(TransientError,),
+        retry_backoff=True,
+        retry_jitter=True,
+        retry_backoff_max=settings.task_retry_backoff_max,
+        max_retries=settings.task_max_retries,
+    )
+    def run_job_batch(self: Any, job_ids: list[str]) -> None:
+        run_jobs([uuid.UUID(job_id) for job_id in job_ids], queue=get_job_queue(), reader=reader)
+
+    return app
