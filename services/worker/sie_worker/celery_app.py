@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sie.core.pipeline.enrich import load_models
 from sie.core.queue import TASK_PROCESS_JOBS
 from sie.core.worker_app import build_worker_app
 
+
+def _load_nlp_models() -> object:
+    # Imported in each pool process only: the main process never needs spaCy.
+    from sie.core.pipeline.enrich import load_models
+
+    return load_models()
+
+
 app: Any = build_worker_app(
-    name="sie", component="worker", task_name=TASK_PROCESS_JOBS, load_models=load_models
+    name="sie", component="worker", task_name=TASK_PROCESS_JOBS, load_models=_load_nlp_models
 )
