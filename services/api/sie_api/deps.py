@@ -54,6 +54,8 @@ def get_principal(
     if not x_api_key:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header")
     principal = verify_api_key(session, x_api_key)
+    # End the read now: the connection goes back to the pool while the route checks rate limits.
+    session.rollback()
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key")
     return principal

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     search_backend: Literal["meilisearch", "database"] | None = None
     sentry_dsn: str | None = None
 
+    # Connections per process: at least the API's worker threads (40), so no request waits for one.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=30, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # Where local mode keeps its SQLite file.
     sie_data_dir: Path = Path(".sie")
 
