@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-
 from sie.core.config import settings
 from sie.core.db import get_engine
 from sie.core.models import Base

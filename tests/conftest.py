@@ -26,7 +26,9 @@ def _claim_redis_db() -> int:
         admin = redis.Redis.from_url(f"{REDIS_BASE_URL}/0", socket_timeout=3)
         admin.ping()
     except redis.RedisError as exc:
-        pytest.exit(f"Redis is not reachable at {REDIS_BASE_URL} ({exc}); start it (see README)", returncode=3)
+        pytest.exit(
+            f"Redis is not reachable at {REDIS_BASE_URL} ({exc}); start it (see README)", returncode=3
+        )
     for index in range(1, 16):
         if admin.set(f"sie:test-run:{index}", RUN_ID, nx=True, ex=3 * 3600):
             redis.Redis.from_url(f"{REDIS_BASE_URL}/{index}").flushdb()
@@ -39,7 +41,9 @@ def _check_postgres() -> None:
     try:
         psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
     except psycopg.Error as exc:
-        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}); start it (see README)", returncode=3)
+        pytest.exit(
+            f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}); start it (see README)", returncode=3
+        )
 
 
 _check_postgres()
@@ -76,12 +80,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def migrated_database() -> Iterator[str]:
+def migrated_database() -> str:
     """The Alembic-migrated schema every test runs on."""
     from sie.core.db import migrate
 
     migrate("head")
-    yield TEST_DATABASE_URL
+    return TEST_DATABASE_URL
 
 
 @pytest.fixture

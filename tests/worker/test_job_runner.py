@@ -20,7 +20,7 @@ from sie.core.errors import ServiceUnavailable
 from sie.core.ingest import NewDocument, ingest
 from sie.core.models import DeadLetter, Document, DocumentEntity, Job, utcnow
 from sie.core.queue import DEAD_LETTER_LIST, QUEUE_EPOCH_KEY, QUEUE_NORMAL
-from sie.core.relay import relay_once, reindex_once
+from sie.core.relay import reindex_once, relay_once
 from sie.core.search import SearchQuery, get_search_backend
 
 
@@ -227,7 +227,9 @@ def test_dead_letters_survive_a_redis_wipe_and_replay_once(site: str, redis_clie
     assert queue.job_ids() == [job_id]
     assert job_row(job_id).status == "pending" and job_row(job_id).attempts == 0
     # Re-applying the same replay finds nothing left to replay.
-    assert replay_dead_letters(RecordingQueue(), ReplaySelector(tenant=owner), replayed_by="test:replay") == []
+    assert (
+        replay_dead_letters(RecordingQueue(), ReplaySelector(tenant=owner), replayed_by="test:replay") == []
+    )
     with session_scope() as session:
         letter = session.scalar(select(DeadLetter).where(DeadLetter.job_id == job_id))
         assert letter is not None and letter.replayed_by == "test:replay" and letter.replayed_at is not None
