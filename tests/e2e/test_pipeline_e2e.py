@@ -135,7 +135,9 @@ def test_worker_killed_mid_job_loses_and_duplicates_nothing(api_url: str, slow_s
             )
             pool = child_pids(worker.pid)
             assert pool, "the worker has no pool processes"
-            os.kill(pool[0], signal.SIGKILL)
+            # Every pool process: whichever holds the running job dies with it.
+            for pid in pool:
+                os.kill(pid, signal.SIGKILL)
             kills += 1
             time.sleep(0.5)
         wait_until(
