@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -155,6 +156,11 @@ def create_app() -> FastAPI:
             status_code=503,
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
+
+    # Every connection busy for the pool timeout: the server is overloaded, a 503, not a 500.
+    @app.exception_handler(PoolTimeoutError)
+    async def database_overloaded(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        return await service_unavailable(request, ServiceUnavailable("database", "connection pool exhausted"))
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
