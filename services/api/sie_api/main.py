@@ -12,7 +12,9 @@ from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -40,8 +42,13 @@ UNPARSEABLE_BODY_REASONS: dict[type[BaseException], str] = {
 }
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while a body is read: by the time it reaches FastAPI's body parsing it is wrapped in an
+    ExceptionGroup (the request middleware's task group), which FastAPI answers with a 400; the 400
+    handler below finds it there and answers 413 instead."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds {limit} bytes")
 
 
 class BodySizeLimit:
@@ -72,13 +79,22 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         try:
             await self.app(scope, counting_receive, send)
         except BodyTooLarge:
             await _too_large(send, limit)
+
+
+def _body_too_large(cause: BaseException | None) -> BodyTooLarge | None:
+    while isinstance(cause, BaseExceptionGroup):
+        cause = next(
+            (inner for inner in cause.exceptions if isinstance(inner, BodyTooLarge | BaseExceptionGroup)),
+            None,
+        )
+    return cause if isinstance(cause, BodyTooLarge) else None
 
 
 async def _too_large(send: Send, limit: int) -> None:
@@ -183,11 +199,20 @@ def create_app() -> FastAPI:
             {"detail": f"the request holds text that is not valid Unicode: {exc.reason}"}, 422
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The fields at fault, without the values sent: an echo may carry a secret or megabytes of
+        # text, and a value JSON cannot encode (NaN, an unpaired surrogate) turned the 422 into a 500.
+        errors = [{key: value for key, value in error.items() if key != "input"} for error in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
     @app.exception_handler(HTTPException)
     async def unreadable_body(request: Request, exc: HTTPException) -> Response:
         # SIE itself never answers 400: Starlette and FastAPI do, for a body they cannot parse (bytes
         # that are not UTF-8, JSON nested deeper than the parser goes, broken multipart). A malformed
         # request is a 422 here, like every other.
+        if exc.status_code == 400 and (too_large := _body_too_large(exc.__cause__)):
+            return await http_exception_handler(request, too_large)
         if exc.status_code == 400:
             reason = UNPARSEABLE_BODY_REASONS.get(type(exc.__cause__), str(exc.detail))
             return JSONResponse({"detail": [{"type": "body_invalid", "loc": ["body"], "msg": reason}]}, 422)

@@ -68,8 +68,12 @@ def make_celery_app(main: str = "sie") -> object:
     """The Celery app with the handbook's settings (§5.2); workers and producers share it."""
     from celery import Celery
 
+    from sie.core.broker import TRANSPORT_NAME
+
     app = Celery(main, broker=settings.redis_url, backend=None)
     app.conf.update(
+        # kombu's Redis transport, fixed so a worker survives a Redis outage (see sie.core.broker).
+        broker_transport=TRANSPORT_NAME,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
         worker_prefetch_multiplier=1,
@@ -101,8 +105,18 @@ def make_celery_app(main: str = "sie") -> object:
     return app
 
 
-@cache
+_producer_lock = threading.Lock()
+
+
 def celery_producer() -> object:
+    # The API's first requests arrive together, and building the app imports celery, whose lazy
+    # module attributes are not thread-safe: one such request failed with "cannot import name 'Celery'".
+    with _producer_lock:
+        return _build_producer()
+
+
+@cache
+def _build_producer() -> object:
     return make_celery_app("sie-producer")
 
 

@@ -35,30 +35,64 @@ from sie.core.queue import QUEUE_EPOCH_KEY, JobQueue, redis_client
 
 log = get_logger(__name__)
 BATCH = 500
+RELAY_PAGE = BATCH * 20
 # No attempt outlives the hard time limit (plus warm-shutdown margin): past it, the worker is gone.
 STALE_MARGIN_SECONDS = 60
 
 
 def _queue_was_reset() -> bool:
-    """True once after Redis lost its data (restart without persistence, FLUSHALL)."""
+    """True while Redis has lost its data (restart without persistence, FLUSHALL) and no relay has
+    finished sending the unfinished jobs again (`_mark_queue_epoch`)."""
     if settings.local_mode:
         return False
     try:
-        return bool(redis_client().set(QUEUE_EPOCH_KEY, uuid.uuid4().hex, nx=True))
+        return not redis_client().exists(QUEUE_EPOCH_KEY)
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("redis", type(exc).__name__) from exc
+
+
+def _mark_queue_epoch() -> None:
+    try:
+        redis_client().set(QUEUE_EPOCH_KEY, uuid.uuid4().hex)
     except redis.RedisError as exc:
         raise ServiceUnavailable("redis", type(exc).__name__) from exc
 
 
 def relay_once(queue: JobQueue) -> int:
-    """Enqueue jobs stuck in the outbox; after a queue reset, every unfinished job. Returns the count."""
+    """Enqueue jobs stuck in the outbox; after a queue reset, every unfinished job. Returns the count.
+
+    After a reset the epoch key is set only once every unfinished job was sent again: a relay that
+    fails half-way (the database is down too) leaves the reset for the next cycle, not forgotten.
+    """
     reset = _queue_was_reset()
+    if reset:
+        log.warning("queue_reset_detected")
+    sent, after = 0, None
+    while True:
+        page = _relay_page(queue, reset=reset, after=after)
+        sent += len(page)
+        # One page per cycle for the outbox; after a reset, every page now, in id order.
+        if not reset or len(page) < RELAY_PAGE:
+            break
+        after = page[-1]
+    if reset:
+        _mark_queue_epoch()
+    if sent:
+        metrics.OUTBOX_RELAYED.inc(sent)
+        log.info("outbox_relayed", jobs=sent, after_reset=reset)
+    return sent
+
+
+def _relay_page(queue: JobQueue, *, reset: bool, after: uuid.UUID | None) -> list[uuid.UUID]:
     now = utcnow()
     outbox_cutoff = now - timedelta(seconds=settings.relay_grace_seconds)
     stale_cutoff = now - timedelta(seconds=settings.task_time_limit + STALE_MARGIN_SECONDS)
     with session_scope() as session:
         query = select(Job.id, Job.queue).where(Job.status.in_([JobStatus.pending, JobStatus.running]))
         if reset:
-            log.warning("queue_reset_detected")
+            query = query.order_by(Job.id)
+            if after is not None:
+                query = query.where(Job.id > after)
         else:
             query = query.where(
                 or_(
@@ -70,17 +104,14 @@ def relay_once(queue: JobQueue) -> int:
                     and_(Job.status == JobStatus.running, Job.started_at < stale_cutoff),
                 )
             )
-        rows = session.execute(query.limit(BATCH * 20).with_for_update(skip_locked=True)).all()
+        rows = session.execute(query.limit(RELAY_PAGE).with_for_update(skip_locked=True)).all()
         by_queue: dict[str, list[uuid.UUID]] = defaultdict(list)
         for job_id, queue_name in rows:
             by_queue[queue_name].append(job_id)
         for queue_name, job_ids in by_queue.items():
             queue.enqueue(queue_name, job_ids)
             session.execute(update(Job).where(Job.id.in_(job_ids)).values(enqueued_at=utcnow()))
-    if rows:
-        metrics.OUTBOX_RELAYED.inc(len(rows))
-        log.info("outbox_relayed", jobs=len(rows), after_reset=reset)
-    return len(rows)
+    return [job_id for job_id, _ in rows]
 
 
 def reindex_once() -> int:

@@ -67,7 +67,9 @@ def build_worker_app(
         retry_backoff=True,
         retry_jitter=True,
         retry_backoff_max=settings.task_retry_backoff_max,
-        max_retries=settings.task_max_retries,
+        # Until the outage ends: a batch given up on would leave its jobs pending with no message
+        # left to run them. TASK_MAX_RETRIES bounds each job's own failures, inside run_jobs.
+        max_retries=None,
     )
     def run_job_batch(self: Any, job_ids: list[str]) -> None:
         run_jobs([uuid.UUID(job_id) for job_id in job_ids], queue=get_job_queue(), reader=reader)

@@ -15,15 +15,23 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 import sie
 from sie.core.config import Settings, settings
-from sie.core.errors import ContentTooLarge, FetchFailed, FetchRefused, FetchTransientError
+from sie.core.errors import (
+    ContentTooLarge,
+    FetchFailed,
+    FetchRefused,
+    FetchTransientError,
+    UnsupportedContent,
+)
 from sie.core.logging import get_logger, redact_text
 from sie.core.pipeline.types import FetchedContent
 
@@ -45,6 +53,15 @@ UNIQUE_LOCAL_NETWORK = ipaddress.IPv6Network("fc00::/7")
 # NAT64 (RFC 6052): the last 32 bits are the IPv4 address a NAT64 gateway connects to.
 NAT64_NETWORK = ipaddress.IPv6Network("64:ff9b::/96")
 CLOUD_METADATA_ADDRESS = ipaddress.IPv4Address("169.254.169.254")
+
+# Content codings undone here, in bounded slices (see `_decoded_chunks`), with their zlib window bits.
+INFLATE_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+ACCEPT_ENCODING = "gzip, deflate"
+# Real servers apply one coding; stacked ones only serve to multiply a decompression bomb.
+MAX_CONTENT_CODINGS = 2
+DECODE_SLICE_BYTES = 64 * 1024
+# fetch_url follows redirects itself, each hop through the guard; httpx never sees a Location.
+LOCATION_SET_ASIDE = "x-sie-redirect-location"
 
 logger = get_logger(__name__)
 
@@ -142,18 +159,23 @@ def fetch_url(
     policy = policy or FetchPolicy.from_settings()
     resolver = resolver or resolve_with_getaddrinfo
     deadline = time.monotonic() + policy.timeout
-    request_headers = httpx.Headers({"User-Agent": policy.user_agent})
+    request_headers = httpx.Headers({"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING})
     request_headers.update(headers or {})
     # The Host header is always the URL's; a caller's would disagree with the vetted target.
     request_headers.pop("host", None)
     current_url = _parse_url(url)
     started = time.perf_counter()
-    with httpx.Client(transport=transport, follow_redirects=False, trust_env=False) as client:
+    with httpx.Client(
+        transport=transport,
+        follow_redirects=False,
+        trust_env=False,
+        event_hooks={"response": [_set_location_aside]},
+    ) as client:
         for redirects_followed in range(policy.max_redirects + 1):
             addresses = _vetted_addresses(current_url, policy, resolver, deadline)
             response = _send_to_first_reachable(client, current_url, addresses, request_headers, deadline)
             try:
-                location = response.headers.get("location")
+                location = response.headers.get(LOCATION_SET_ASIDE)
                 if response.status_code in REDIRECT_STATUSES and location:
                     next_url = _parse_url(location, base=current_url)
                     if _origin(next_url) != _origin(current_url):
@@ -174,6 +196,13 @@ def fetch_url(
             )
             return fetched
     raise FetchFailed(f"too many redirects (more than {policy.max_redirects}) fetching {_shown(url)}")
+
+
+def _set_location_aside(response: httpx.Response) -> None:
+    # httpx parses every Location for its own redirect handling, even unused, and fails on IP
+    # spellings the guard reads (octal `0251.0376.0251.0376`): a refusal became a transient error.
+    if "location" in response.headers:
+        response.headers[LOCATION_SET_ASIDE] = response.headers.pop("location")
 
 
 def _parse_url(raw: str, *, base: httpx.URL | None = None) -> httpx.URL:
@@ -324,7 +353,7 @@ def _read_capped_body(
     body = bytearray()
     try:
         # Counted after decompression, so a small gzip bomb stops at the cap as well.
-        for chunk in response.iter_bytes():
+        for chunk in _decoded_chunks(response, url):
             body += chunk
             if len(body) > policy.max_bytes:
                 raise ContentTooLarge(f"{_shown(url)} sends more than the {policy.max_bytes}-byte cap")
@@ -332,11 +361,54 @@ def _read_capped_body(
             _remaining(deadline, url)
     except httpx.TimeoutException:
         raise FetchTransientError(f"timed out reading {_shown(url)}") from None
-    except httpx.DecodingError as exc:
+    except zlib.error as exc:
         raise FetchFailed(f"{_shown(url)} sent a body that cannot be decoded: {exc}") from None
     except httpx.TransportError as exc:
         raise FetchTransientError(f"reading {_shown(url)} failed: {exc}") from None
     return bytes(body)
+
+
+def _decoded_chunks(response: httpx.Response, url: httpx.URL) -> Iterator[bytes]:
+    """The body with its Content-Encoding undone, no slice larger than DECODE_SLICE_BYTES.
+
+    httpx inflates each network read in one go, and stacked codings (`gzip, gzip`) multiply: a
+    2 KB body became 1 GiB in memory before any cap could be checked. Here every layer yields
+    bounded slices, so the cap above stops the body within one slice of it.
+    """
+    header = response.headers.get("content-encoding", "")
+    codings = [
+        part.strip().lower() for part in header.split(",") if part.strip().lower() not in ("", "identity")
+    ]
+    if len(codings) > MAX_CONTENT_CODINGS:
+        raise UnsupportedContent(f"{_shown(url)} stacks {len(codings)} content codings ({header})")
+    # The bytes as sent; `iter_raw` would refuse a response httpx has already read into memory.
+    chunks: Iterator[bytes] = iter(cast(httpx.SyncByteStream, response.stream))
+    # Codings are listed in the order they were applied, so they are undone from the last.
+    for coding in reversed(codings):
+        if coding not in INFLATE_WBITS:
+            raise UnsupportedContent(f"{_shown(url)} uses the unsupported content coding {coding!r}")
+        chunks = _inflated(chunks, coding)
+    return chunks
+
+
+def _inflated(chunks: Iterator[bytes], coding: str) -> Iterator[bytes]:
+    decompressor = zlib.decompressobj(INFLATE_WBITS[coding])
+    started = False
+    for chunk in chunks:
+        pending = chunk
+        while pending:
+            try:
+                piece = decompressor.decompress(pending, DECODE_SLICE_BYTES)
+            except zlib.error:
+                if coding != "deflate" or started:
+                    raise
+                # Some servers send raw deflate without the zlib wrapper; httpx accepts that too.
+                decompressor, started = zlib.decompressobj(-zlib.MAX_WBITS), True
+                continue
+            started = True
+            pending = decompressor.unconsumed_tail
+            yield piece
+    yield decompressor.flush()
 
 
 def _remaining(deadline: float, url: httpx.URL) -> float:
