@@ -17,7 +17,14 @@ import statistics
 import time
 import uuid
 
-from harness import bench_api_key, news_documents, rss_mb, scratch_environment
+from harness import (
+    bench_api_key,
+    cpu_seconds,
+    machine_busy_seconds,
+    news_documents,
+    rss_mb,
+    scratch_environment,
+)
 
 MAX_IN_FLIGHT = 200
 
@@ -90,9 +97,12 @@ def main() -> None:
                 time.sleep(3 if worker else 0)
                 api_rss_start = rss_mb(api.pid)
                 worker_rss_start = rss_mb(worker.pid) if worker else 0.0
+                api_cpu_start, busy_start = cpu_seconds(api.pid), machine_busy_seconds()
                 started = time.perf_counter()
                 latencies, lags, outcomes = asyncio.run(fire(api_url, key, args.rate, args.duration))
                 wall = time.perf_counter() - started
+                api_cpu = cpu_seconds(api.pid) - api_cpu_start
+                busy = machine_busy_seconds() - busy_start
                 api_rss_end = rss_mb(api.pid)
                 worker_rss_end = rss_mb(worker.pid) if worker else 0.0
 
@@ -109,6 +119,10 @@ def main() -> None:
         f"answered {len(latencies) / wall:.1f} requests/s over {wall:.0f} s; "
         f"waited for a free connection: p50 {percentile(lags, 0.50) * 1000:.0f} ms, "
         f"p99 {percentile(lags, 0.99) * 1000:.0f} ms"
+    )
+    print(
+        f"API CPU per request: {api_cpu / len(latencies) * 1000:.1f} ms; "
+        f"machine busy {busy / wall / (os.cpu_count() or 1):.0%} of {os.cpu_count()} cores"
     )
     print(f"API RSS MiB: start {api_rss_start:.0f}, end {api_rss_end:.0f}")
     if args.with_worker:

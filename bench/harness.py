@@ -122,18 +122,48 @@ def news_documents(count: int, *, seed: int = 7, words: int = 150) -> list[str]:
     return documents
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants that are still alive (from /proc)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found.append(current)
+    return found
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MiB (from /proc)."""
     total_kb = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
+    for current in process_tree(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total_kb += int(line.split()[1])
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pids.extend(int(child) for child in (task / "children").read_text().split())
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total_kb / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its live children (from /proc)."""
+    ticks = 0
+    for current in process_tree(pid):
+        try:
+            # Fields after the command name, which is in parentheses and may hold spaces.
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores spent not idle since boot (from /proc/stat), in seconds."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")

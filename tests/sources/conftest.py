@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from sie.core.config import settings
+from sie.core.db import session_scope
+from sie.core.models import Source, utcnow
 from sie.core.sources.scheduler import SourceScheduler
 from tests.sources.sources_site import Site, start_site
 
@@ -15,6 +19,14 @@ from tests.sources.sources_site import Site, start_site
 def no_politeness_pause(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests talk to their own server: no minimum spacing between requests unless a test asks for it."""
     monkeypatch.setattr(settings, "source_min_host_delay_seconds", 0.0)
+
+
+@pytest.fixture(autouse=True)
+def earlier_sources_not_due() -> None:
+    """A scheduler claims every due source in the database; those other tests left behind (any
+    module's) are put off, so each test's scheduler polls its own sources only."""
+    with session_scope() as session:
+        session.execute(update(Source).values(next_run_at=utcnow() + timedelta(days=365)))
 
 
 @pytest.fixture

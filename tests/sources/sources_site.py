@@ -94,9 +94,14 @@ class _Handler(BaseHTTPRequestHandler):
         if page.status != 200:
             self._send(page.status, "text/plain", page.body)
             return
-        unchanged = (page.etag is not None and self.headers.get("If-None-Match") == page.etag) or (
-            page.last_modified is not None and self.headers.get("If-Modified-Since") == page.last_modified
-        )
+        # RFC 9110 §13.2.2: If-Modified-Since counts only when If-None-Match is absent; a feed
+        # changed within the same second keeps its Last-Modified but not its ETag.
+        if (if_none_match := self.headers.get("If-None-Match")) is not None:
+            unchanged = page.etag is not None and if_none_match == page.etag
+        else:
+            unchanged = (
+                page.last_modified is not None and self.headers.get("If-Modified-Since") == page.last_modified
+            )
         extra = {"ETag": page.etag, "Last-Modified": page.last_modified}
         if unchanged:
             self._send(304, None, b"", extra)
