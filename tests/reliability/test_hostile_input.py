@@ -175,6 +175,43 @@ def test_uploads_are_never_inflated(client: TestClient) -> None:
         assert response.status_code == 415, response.text
 
 
+def test_an_upload_that_is_not_valid_utf8_is_read_with_replacement_characters(
+    client: TestClient, recording_queue: RecordingQueue
+) -> None:
+    """Broken bytes in a text file cost the reader those bytes, not the document."""
+    key = make_key()
+    word = f"quillowbrook{uuid.uuid4().hex[:8]}"
+    data = f"The {word} report from Lisbon. ".encode() + b"\xff\xfe\xc3(" + b" Still readable after."
+    accepted = client.post(
+        "/v1/documents/upload", files={"file": ("notes.txt", data, "text/plain")}, headers=key.headers
+    )
+    assert accepted.status_code == 202, accepted.text
+    job = run_job(uuid.UUID(accepted.json()["job_id"]), recording_queue)
+    assert job.status == "done", job.error
+    document = client.get(f"/v1/documents/{accepted.json()['document_id']}", headers=key.headers).json()
+    assert word in document["text"] and "Still readable after." in document["text"]
+    assert "\ufffd" in document["text"]
+    assert document["id"] in [
+        hit["id"] for hit in client.get("/v1/search", params={"q": word}, headers=key.headers).json()["hits"]
+    ]
+
+
+def test_a_feed_that_is_not_valid_utf8_is_read_leniently() -> None:
+    """A feed declaring UTF-8 with Latin-1 bytes in it (common in the wild) still yields its items."""
+    from sie.core.pipeline.types import FetchedContent
+    from sie.core.sources.feed import parse_feed
+
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T\xff\xfe</title>'
+        b"<item><title>Caf\xe9 news</title><link>http://127.0.0.1/a</link></item></channel></rss>"
+    )
+    fetched = FetchedContent(
+        url="http://127.0.0.1/feed.xml", content=body, content_type="application/rss+xml", status_code=200
+    )
+    result = parse_feed(fetched, max_items=10)
+    assert [(item.url, item.title) for item in result.items] == [("http://127.0.0.1/a", "Caf\u00e9 news")]
+
+
 # --- request bodies --------------------------------------------------------------------------------
 
 
