@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 import redis
@@ -411,6 +411,89 @@ class SteadyIngest:
 
     def between(self, start: float, end: float) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if start <= outcome.at <= end]
+
+
+class Service(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+# Documents posted at once before an outage, so it hits a busy worker holding unacknowledged messages.
+OUTAGE_BACKLOG = 320
+
+
+@dataclass
+class OutageRun:
+    """What an ingest saw through one outage of a service."""
+
+    ingest: SteadyIngest
+    accepted: set[uuid.UUID]
+    start: float
+    end: float
+    health_during: Any
+    recovered_after: float
+
+    def during(self) -> list[Outcome]:
+        return self.ingest.between(self.start, self.end)
+
+    def summary(self, service: str) -> str:
+        return (
+            f"answers: {self.ingest.statuses()}; during the outage: "
+            f"{sorted({outcome.status for outcome in self.during()}, key=str)}; "
+            f"{len(self.accepted)} accepted, all done {self.recovered_after:.1f} s after {service} returned"
+        )
+
+
+def ingest_through_outage(
+    stack: Stack, api_url: str, key: TestKey, service: Service, *, seconds: float, done_timeout: float
+) -> OutageRun:
+    """A steady ingest plus a backlog; `service` stopped for `seconds` while a worker is busy, then
+    started again; returns once every accepted job is done (or fails after `done_timeout`)."""
+    import httpx
+
+    run = uuid.uuid4().hex
+    backlog = [
+        {"text": f"Backlog item {index} of {run}: the ferry from Tallinn to Helsinki was delayed by fog."}
+        for index in range(OUTAGE_BACKLOG)
+    ]
+    with (
+        httpx.Client(base_url=api_url, headers=key.headers, timeout=30) as client,
+        SteadyIngest(api_url, key) as ingest,
+    ):
+        wait_until(lambda: ingest.statuses().get(202, 0) >= 20, timeout=120, what="documents accepted")
+        answer = client.post("/v1/documents/batch", json={"documents": backlog})
+        assert answer.status_code == 202
+        wait_until(
+            lambda: stack.job_statuses(key.tenant).get("running", 0) > 0, timeout=60, what="a busy worker"
+        )
+        start = time.monotonic()
+        service.stop()
+        time.sleep(seconds / 2)
+        health_during = client.get("/health")
+        time.sleep(seconds / 2)
+        service.start()
+        end = time.monotonic()
+        time.sleep(10)
+    accepted = ingest.accepted_job_ids() | {uuid.UUID(item["job_id"]) for item in answer.json()["results"]}
+    wait_until(
+        lambda: jobs_done(stack, accepted) == len(accepted),
+        timeout=done_timeout,
+        interval=1,
+        what=f"all {len(accepted)} accepted jobs done",
+    )
+    return OutageRun(ingest, accepted, start, end, health_during, time.monotonic() - end)
+
+
+def assert_clear_503s_only(outage: OutageRun, check: str) -> None:
+    """Every request answered, 202 or 503 with Retry-After, some 503 while down; /health named `check`."""
+    ingest = outage.ingest
+    assert {outcome.error for outcome in ingest.outcomes} == {None}
+    assert set(ingest.statuses()) <= {202, 503}
+    assert all(outcome.retry_after for outcome in ingest.outcomes if outcome.status == 503)
+    assert any(outcome.status == 503 for outcome in outage.during())
+    assert outage.health_during.status_code == 503
+    assert outage.health_during.json()["checks"][check].startswith("unavailable")
 
 
 def jobs_done(stack: Stack, job_ids: set[uuid.UUID]) -> int:

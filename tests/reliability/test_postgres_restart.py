@@ -7,61 +7,28 @@ completes, each document once.
 
 from __future__ import annotations
 
-import time
-import uuid
-
-import httpx
 import pytest
 from sqlalchemy import func, select
 
 from sie.core.models import Document
-from tests.reliability.stack import Stack, SteadyIngest, assert_no_secret_in_logs, jobs_done
-from tests.utils.processes import wait_until
+from tests.reliability.stack import (
+    Stack,
+    assert_clear_503s_only,
+    assert_no_secret_in_logs,
+    ingest_through_outage,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 DOWN_SECONDS = 10
-BACKLOG = 320
-
-
-def backlog_documents() -> list[dict[str, str]]:
-    run = uuid.uuid4().hex
-    return [{"text": f"Backlog {index} of {run}: a new bridge opened in Porto."} for index in range(BACKLOG)]
 
 
 def test_postgres_restarted_during_an_ingest_loses_nothing(stack: Stack) -> None:
     key = stack.make_key()
-    with (
-        stack.api() as (api_url, _),
-        stack.worker() as worker,
-        httpx.Client(base_url=api_url, headers=key.headers, timeout=30) as client,
-    ):
-        with SteadyIngest(api_url, key) as ingest:
-            wait_until(lambda: ingest.statuses().get(202, 0) >= 20, timeout=120, what="documents accepted")
-            backlog = client.post("/v1/documents/batch", json={"documents": backlog_documents()})
-            assert backlog.status_code == 202
-            wait_until(
-                lambda: stack.job_statuses(key.tenant).get("running", 0) > 0, timeout=60, what="a busy worker"
-            )
-            outage_start = time.monotonic()
-            stack.postgres.stop()
-            time.sleep(DOWN_SECONDS / 2)
-            health_during = client.get("/health")
-            time.sleep(DOWN_SECONDS / 2)
-            stack.postgres.start()
-            outage_end = time.monotonic()
-            time.sleep(10)
-
-        accepted = ingest.accepted_job_ids() | {
-            uuid.UUID(item["job_id"]) for item in backlog.json()["results"]
-        }
-        wait_until(
-            lambda: jobs_done(stack, accepted) == len(accepted),
-            timeout=300,
-            interval=1,
-            what=f"all {len(accepted)} accepted jobs done",
+    with stack.api() as (api_url, _), stack.worker() as worker:
+        outage = ingest_through_outage(
+            stack, api_url, key, stack.postgres, seconds=DOWN_SECONDS, done_timeout=300
         )
-        recovered_after = time.monotonic() - outage_end
         # The same worker carried on: its batches were retried, not lost.
         assert worker.poll() is None, "the worker process died"
 
@@ -69,17 +36,7 @@ def test_postgres_restarted_during_an_ingest_loses_nothing(stack: Stack) -> None
         documents = session.scalar(
             select(func.count()).select_from(Document).where(Document.tenant == key.tenant)
         )
-    during = ingest.between(outage_start, outage_end)
-    print(
-        f"\nanswers: {ingest.statuses()}; during the outage: "
-        f"{sorted({outcome.status for outcome in during}, key=str)}; "
-        f"{len(accepted)} accepted, all done {recovered_after:.1f} s after PostgreSQL returned"
-    )
-    assert {outcome.error for outcome in ingest.outcomes} == {None}
-    assert set(ingest.statuses()) <= {202, 503}
-    assert all(outcome.retry_after for outcome in ingest.outcomes if outcome.status == 503)
-    assert any(outcome.status == 503 for outcome in during)
-    assert health_during.status_code == 503
-    assert health_during.json()["checks"]["database"].startswith("unavailable")
-    assert documents == len(accepted)
+    print(f"\n{outage.summary('PostgreSQL')}")
+    assert_clear_503s_only(outage, "database")
+    assert documents == len(outage.accepted)
     assert_no_secret_in_logs(stack, {"API key": key.plain})

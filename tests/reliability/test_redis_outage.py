@@ -8,9 +8,6 @@ itself, the relay sends every unfinished job again, every accepted job completes
 
 from __future__ import annotations
 
-import time
-import uuid
-
 import httpx
 import pytest
 from kombu import Connection, Queue
@@ -19,10 +16,10 @@ from sie.core.broker import TRANSPORT_NAME
 from tests.reliability.stack import (
     PrivateRedis,
     Stack,
-    SteadyIngest,
+    assert_clear_503s_only,
     assert_no_secret_in_logs,
     http_site,
-    jobs_done,
+    ingest_through_outage,
 )
 from tests.utils.processes import wait_until
 
@@ -30,17 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 OUTAGE_SECONDS = 20
 DEAD_LETTERS = 3
-BACKLOG = 320
 # A failing fetch is retried once, then dead-lettered: quick dead letters to watch survive.
 WORKER_ENV = {"TASK_MAX_RETRIES": "1"}
-
-
-def backlog_documents() -> list[dict[str, str]]:
-    run = uuid.uuid4().hex
-    return [
-        {"text": f"Backlog item {index} of {run}: the ferry from Tallinn to Helsinki was delayed by fog."}
-        for index in range(BACKLOG)
-    ]
 
 
 def test_redis_down_for_twenty_seconds_loses_nothing(stack: Stack) -> None:
@@ -58,34 +46,9 @@ def test_redis_down_for_twenty_seconds_loses_nothing(stack: Stack) -> None:
         wait_until(
             lambda: redis_client.llen("dead_letter") == DEAD_LETTERS, timeout=120, what="three dead letters"
         )
-
-        with SteadyIngest(api_url, key) as ingest:
-            wait_until(lambda: ingest.statuses().get(202, 0) >= 20, timeout=60, what="documents accepted")
-            # A backlog, so the outage hits a busy worker holding unacknowledged messages.
-            backlog = client.post("/v1/documents/batch", json={"documents": backlog_documents()})
-            assert backlog.status_code == 202
-            wait_until(
-                lambda: stack.job_statuses(key.tenant).get("running", 0) > 0, timeout=60, what="a busy worker"
-            )
-            outage_start = time.monotonic()
-            stack.redis.stop()
-            time.sleep(OUTAGE_SECONDS / 2)
-            health_during = client.get("/health")
-            time.sleep(OUTAGE_SECONDS / 2)
-            stack.redis.start()
-            outage_end = time.monotonic()
-            time.sleep(10)
-
-        accepted = ingest.accepted_job_ids() | {
-            uuid.UUID(item["job_id"]) for item in backlog.json()["results"]
-        }
-        wait_until(
-            lambda: jobs_done(stack, accepted) == len(accepted),
-            timeout=240,
-            interval=1,
-            what=f"all {len(accepted)} accepted jobs done",
+        outage = ingest_through_outage(
+            stack, api_url, key, stack.redis, seconds=OUTAGE_SECONDS, done_timeout=240
         )
-        recovered_after = time.monotonic() - outage_end
         wait_until(
             lambda: redis_client.llen("dead_letter") == DEAD_LETTERS,
             timeout=30,
@@ -95,18 +58,8 @@ def test_redis_down_for_twenty_seconds_loses_nothing(stack: Stack) -> None:
         # Only this worker ran, and it was never restarted: it reconnected by itself.
         assert worker.poll() is None, "the worker process died"
 
-    during = ingest.between(outage_start, outage_end)
-    print(
-        f"\nanswers: {ingest.statuses()}; during the outage: "
-        f"{sorted({outcome.status for outcome in during}, key=str)}; "
-        f"{len(accepted)} accepted, all done {recovered_after:.1f} s after Redis returned"
-    )
-    assert {outcome.error for outcome in ingest.outcomes} == {None}
-    assert set(ingest.statuses()) <= {202, 503}
-    assert all(outcome.retry_after for outcome in ingest.outcomes if outcome.status == 503)
-    assert any(outcome.status == 503 for outcome in during)
-    assert health_during.status_code == 503
-    assert health_during.json()["checks"]["redis"].startswith("unavailable")
+    print(f"\n{outage.summary('Redis')}")
+    assert_clear_503s_only(outage, "redis")
     assert health_after.status_code == 200
     assert_no_secret_in_logs(stack, {"API key": key.plain})
 
