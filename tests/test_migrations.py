@@ -25,8 +25,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def alembic(*args: str, database_url: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "alembic", *args],
-        cwd=REPO_ROOT, env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True,
-        timeout=120, check=False,
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -16,7 +16,7 @@ from sie.core.db import session_scope
 from sie.core.jobs import read_text, run_jobs
 from sie.core.models import Job
 from sie.core.queue import QUEUE_OCR
-from tests.utils.api import TestKey, make_key
+from tests.utils.api import TestKey, api_client_with_queue, make_key
 from tests.worker.test_job_runner import RecordingQueue
 
 
@@ -37,15 +37,8 @@ def recording_queue() -> RecordingQueue:
 
 @pytest.fixture(scope="module")
 def client(recording_queue: RecordingQueue) -> Iterator[TestClient]:
-    from sie_api.deps import get_queue
-    from sie_api.main import app
-
-    app.dependency_overrides[get_queue] = lambda: recording_queue
-    try:
-        with TestClient(app) as test_client:
-            yield test_client
-    finally:
-        app.dependency_overrides.pop(get_queue, None)
+    with api_client_with_queue(recording_queue) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="module")

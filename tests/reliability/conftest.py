@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.reliability.stack import PrivatePostgres, PrivateRedis, Stack
+from tests.utils.api import api_client_with_queue
 from tests.worker.test_job_runner import RecordingQueue
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -106,12 +107,5 @@ def recording_queue() -> RecordingQueue:
 @pytest.fixture(scope="module")
 def client(recording_queue: RecordingQueue) -> Iterator[TestClient]:
     """The API in this process, its broker replaced by a recording queue (jobs run with `run_job`)."""
-    from sie_api.deps import get_queue
-    from sie_api.main import app
-
-    app.dependency_overrides[get_queue] = lambda: recording_queue
-    try:
-        with TestClient(app) as test_client:
-            yield test_client
-    finally:
-        app.dependency_overrides.pop(get_queue, None)
+    with api_client_with_queue(recording_queue) as test_client:
+        yield test_client

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sie.core.db import session_scope
 from sie.core.security import ALL_SCOPES, DEFAULT_SCOPES, Scope, create_api_key
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from sie.core.queue import JobQueue
 
 GENEROUS_LIMITS = {p: {"requests": 100_000, "period": 60} for p in ("low", "normal", "high")}
 
@@ -35,3 +43,18 @@ def make_key(
             session, tenant=tenant, scopes=ALL_SCOPES if admin else scopes, rate_limits=rate_limits
         )
         return TestKey(key_id=row.id, tenant=tenant, plain=plain)
+
+
+@contextmanager
+def api_client_with_queue(queue: JobQueue) -> Iterator[TestClient]:
+    """The API in this process with its broker replaced by `queue` (tests run the jobs themselves)."""
+    from fastapi.testclient import TestClient
+    from sie_api.deps import get_queue
+    from sie_api.main import app
+
+    app.dependency_overrides[get_queue] = lambda: queue
+    try:
+        with TestClient(app) as test_client:
+            yield test_client
+    finally:
+        app.dependency_overrides.pop(get_queue, None)
