@@ -185,6 +185,17 @@ def ingest(client: httpx.Client, site: str) -> list[str]:
     return job_ids
 
 
+def ingest_more(client: httpx.Client, site: str) -> list[str]:
+    """A few more documents of each kind that moves the worker's counters: text and a page to fetch."""
+    bodies: list[dict[str, Any]] = [
+        {"text": document.text} for document in known_documents(3, tag=f"-{uuid.uuid4().hex[:6]}")
+    ]
+    bodies.append({"url": f"{site}/harbour?again"})
+    return [
+        client.post("/v1/documents", json={**body, "source": "obs-test"}).json()["job_id"] for body in bodies
+    ]
+
+
 def job_statuses(client: httpx.Client, job_ids: list[str]) -> dict[str, int]:
     """Polled through the API, as a client would: steady traffic for the API panels too."""
     statuses = [client.get(f"/v1/jobs/{job_id}").json()["status"] for job_id in job_ids]
@@ -234,6 +245,20 @@ def test_prometheus_sees_every_metric_and_every_dashboard_query_answers(tmp_path
                 ),
                 timeout=60,
                 what="Prometheus to scrape the final counts",
+            )
+            # rate() needs a counter to move between two scrapes, and the first wave may be done
+            # before Prometheus first scrapes the worker: a second wave runs while it watches.
+            more = ingest_more(client, site)
+            wait_until(
+                lambda: job_statuses(client, more) == {"done": len(more)}, timeout=120, what="the second wave"
+            )
+            done = 19 + len(more)
+            wait_until(
+                lambda: prometheus.vector(
+                    f'sum(sie_documents_total{{source="obs-test", status="done"}}) == {done}'
+                ),
+                timeout=60,
+                what="Prometheus to scrape the second wave",
             )
             check_metrics(prometheus)
             check_alert_rules(prometheus)
