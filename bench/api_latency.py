@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import statistics
+import threading
 import time
 import uuid
 
@@ -72,6 +73,29 @@ class Connection:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+
+class MemorySampler:
+    """The API's RSS every `interval` seconds from a thread, to tell growth from warm-up."""
+
+    def __init__(self, pid: int, interval: float) -> None:
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        while not self._stop.wait(self.interval):
+            self.samples.append((time.perf_counter() - started, rss_mb(self.pid)))
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def prepared_request(host: str, key: str, body: bytes) -> bytes:
@@ -146,7 +170,8 @@ def main() -> None:
                 worker_rss_start = rss_mb(worker.pid) if worker else 0.0
                 api_cpu_start, busy_start = cpu_seconds(api.pid), machine_busy_seconds()
                 started, generator_cpu_start = time.perf_counter(), time.process_time()
-                latencies, waits, outcomes = asyncio.run(fire(api_url, key, args.rate, args.duration))
+                with MemorySampler(api.pid, interval=max(args.duration / 5, 1)) as memory:
+                    latencies, waits, outcomes = asyncio.run(fire(api_url, key, args.rate, args.duration))
                 wall = time.perf_counter() - started
                 api_cpu = cpu_seconds(api.pid) - api_cpu_start
                 generator_cpu = time.process_time() - generator_cpu_start
@@ -174,6 +199,7 @@ def main() -> None:
         f"machine busy {busy / wall / (os.cpu_count() or 1):.0%} of {os.cpu_count()} cores"
     )
     print(f"API RSS MiB: start {api_rss_start:.0f}, end {api_rss_end:.0f}")
+    print("API RSS MiB during the run: " + ", ".join(f"{at:.0f} s {rss:.0f}" for at, rss in memory.samples))
     if args.with_worker:
         print(f"worker RSS MiB (all processes): start {worker_rss_start:.0f}, end {worker_rss_end:.0f}")
 

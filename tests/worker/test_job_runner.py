@@ -16,7 +16,7 @@ from sie.core import jobs as jobs_module
 from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.deadletter import ReplaySelector, replay_dead_letters, sync_dead_letter_list
-from sie.core.errors import ServiceUnavailable
+from sie.core.errors import FetchTransientError, ServiceUnavailable
 from sie.core.ingest import NewDocument, ingest
 from sie.core.models import DeadLetter, Document, DocumentEntity, Job, utcnow
 from sie.core.queue import DEAD_LETTER_LIST, QUEUE_EPOCH_KEY, QUEUE_NORMAL
@@ -207,6 +207,32 @@ def test_transient_failures_retry_with_backoff_then_dead_letter(site: str, redis
         assert letter is not None and letter.source == "newsroom"
     entries = [json.loads(item) for item in redis_client.lrange(DEAD_LETTER_LIST, 0, -1)]
     assert str(job_id) in {entry["job_id"] for entry in entries}
+
+
+def test_two_deliveries_at_once_record_one_outcome(
+    site: str, redis_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job delivered twice at once (the relay re-sent a message still in flight) fails once:
+    the attempt claimed last decides; the earlier one's failure is dropped, not a second letter."""
+    monkeypatch.setattr(settings, "task_max_retries", 2)
+    SiteHandler.pages["/down-twice"] = (503, "text/plain", b"busy")
+    [job_id] = submit(tenant(), NewDocument(url=f"{site}/down-twice"))
+    jobs_module.run_jobs([job_id], queue=RecordingQueue())  # attempt 1: retry scheduled
+    [earlier] = jobs_module.claim_jobs([job_id])  # attempt 2, still running when...
+    queue = RecordingQueue()
+    jobs_module.run_jobs([job_id], queue=queue)  # ...attempt 3 runs and fails past the limit: dead
+    failure = FetchTransientError("HTTP 503 Service Unavailable")
+    jobs_module._finish_failure(earlier, failure, queue)  # attempt 2's own failure arrives late
+
+    job = job_row(job_id)
+    assert (earlier.attempts, job.attempts, job.status) == (2, 3, "dead")
+    assert queue.sent == []  # no retry scheduled by the late failure
+    with session_scope() as session:
+        letters = session.scalar(
+            select(func.count()).select_from(DeadLetter).where(DeadLetter.job_id == job_id)
+        )
+    listed = [json.loads(item)["job_id"] for item in redis_client.lrange(DEAD_LETTER_LIST, 0, -1)]
+    assert letters == 1 and listed.count(str(job_id)) == 1
 
 
 def test_dead_letters_survive_a_redis_wipe_and_replay_once(site: str, redis_client) -> None:

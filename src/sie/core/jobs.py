@@ -211,7 +211,16 @@ def _finish_failure(job: ClaimedJob, exc: BaseException, queue: JobQueue) -> Non
     letters: list[DeadLetter] = []
     with session_scope() as session:
         row = session.get(Job, job.job_id, with_for_update=True)
-        if row is None or row.status == JobStatus.done:
+        if row is None or row.status != JobStatus.running or row.attempts != job.attempts:
+            # A second delivery of the job (a message re-sent by the relay) claimed it since, or
+            # finished it: that attempt's outcome stands, so this one's is not recorded twice
+            # (two retries scheduled, or two dead letters for one job).
+            log.info(
+                "job_outcome_superseded",
+                job_id=str(job.job_id),
+                attempt=job.attempts,
+                status=row.status if row else None,
+            )
             return
         row.error, row.error_kind = message, kind
         if permanent:
