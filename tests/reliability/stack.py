@@ -38,8 +38,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from sie.core.models import Job
-from sie.core.security import ALL_SCOPES, DEFAULT_SCOPES, Scope, create_api_key
-from tests.utils.api import GENEROUS_LIMITS, TestKey
+from tests.utils.api import TestKey, add_key
 from tests.utils.processes import REPO_ROOT, api_process, celery_worker, free_port, wait_until
 
 SIE_COMMAND = str(Path(sys.executable).with_name("sie"))
@@ -289,11 +288,8 @@ class Stack:
         return Session(self.engine, expire_on_commit=False)
 
     def make_key(self, tenant: str | None = None, *, admin: bool = False) -> TestKey:
-        tenant = tenant or f"tenant-{uuid.uuid4().hex[:8]}"
-        scopes: tuple[Scope, ...] = ALL_SCOPES if admin else DEFAULT_SCOPES
         with self.session() as session, session.begin():
-            row, plain = create_api_key(session, tenant=tenant, scopes=scopes, rate_limits=GENEROUS_LIMITS)
-            return TestKey(key_id=row.id, tenant=tenant, plain=plain)
+            return add_key(session, tenant, admin=admin)
 
     def job_statuses(self, tenant: str) -> dict[str, int]:
         with self.session() as session:

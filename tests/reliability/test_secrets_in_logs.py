@@ -9,15 +9,14 @@ back), captures everything both processes write, and searches it for every secre
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
 
-from tests.reliability.stack import Stack, assert_no_secret_in_logs
+from tests.reliability.stack import Stack, assert_no_secret_in_logs, http_site
 from tests.utils.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -62,12 +61,10 @@ class Site(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[str]:
+    """The site's host and port (the test puts credentials in front of them)."""
     Site.authorized = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_site(Site) as base_url:
+        yield base_url.removeprefix("http://")
 
 
 def test_no_secret_reaches_a_log_line(stack: Stack, site: str) -> None:

@@ -10,10 +10,9 @@ with `fetch_refused` and no connection may ever have been tried.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -21,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from sie.core.pipeline import fetch
 from tests.reliability.running import run_job
+from tests.reliability.stack import http_site
 from tests.utils.api import make_key
 from tests.worker.test_job_runner import RecordingQueue
 
@@ -61,11 +61,9 @@ class Redirector(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def redirector() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    """The redirector's port (tests reach it by names the stub resolver maps to 127.0.0.1)."""
+    with http_site(Redirector) as base_url:
+        yield int(base_url.rsplit(":", 1)[1])
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from sie.core.security import ALL_SCOPES, DEFAULT_SCOPES, Scope, create_api_key
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session
 
     from sie.core.queue import JobQueue
 
@@ -30,6 +31,22 @@ class TestKey:
         return {"X-API-Key": self.plain}
 
 
+def add_key(
+    session: Session,
+    tenant: str | None = None,
+    *,
+    scopes: tuple[Scope, ...] = DEFAULT_SCOPES,
+    admin: bool = False,
+    rate_limits: dict[str, dict[str, int]] | None = GENEROUS_LIMITS,
+) -> TestKey:
+    """A key (of a new tenant unless one is named) added in `session`; the caller commits."""
+    tenant = tenant or f"tenant-{uuid.uuid4().hex[:8]}"
+    row, plain = create_api_key(
+        session, tenant=tenant, scopes=ALL_SCOPES if admin else scopes, rate_limits=rate_limits
+    )
+    return TestKey(key_id=row.id, tenant=tenant, plain=plain)
+
+
 def make_key(
     tenant: str | None = None,
     *,
@@ -37,12 +54,9 @@ def make_key(
     admin: bool = False,
     rate_limits: dict[str, dict[str, int]] | None = GENEROUS_LIMITS,
 ) -> TestKey:
-    tenant = tenant or f"tenant-{uuid.uuid4().hex[:8]}"
+    """A key in the test run's database."""
     with session_scope() as session:
-        row, plain = create_api_key(
-            session, tenant=tenant, scopes=ALL_SCOPES if admin else scopes, rate_limits=rate_limits
-        )
-        return TestKey(key_id=row.id, tenant=tenant, plain=plain)
+        return add_key(session, tenant, scopes=scopes, admin=admin, rate_limits=rate_limits)
 
 
 @contextmanager

@@ -69,7 +69,7 @@ class BodySizeLimit:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
+            await _too_large(send, BodyTooLarge(limit))
             return
         received = 0
 
@@ -84,8 +84,8 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, counting_receive, send)
-        except BodyTooLarge:
-            await _too_large(send, limit)
+        except BodyTooLarge as too_large:
+            await _too_large(send, too_large)
 
 
 def _body_too_large(cause: BaseException | None) -> BodyTooLarge | None:
@@ -97,8 +97,8 @@ def _body_too_large(cause: BaseException | None) -> BodyTooLarge | None:
     return cause if isinstance(cause, BodyTooLarge) else None
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    response = JSONResponse({"detail": f"request body exceeds {limit} bytes"}, status_code=413)
+async def _too_large(send: Send, error: BodyTooLarge) -> None:
+    response = JSONResponse({"detail": error.detail}, status_code=error.status_code)
     await response({"type": "http"}, _empty_receive, send)
 
 
