@@ -75,7 +75,7 @@ def main() -> None:
     import_seconds = time.perf_counter() - started
     if args.threads:
         torch.set_num_threads(args.threads)
-    from sie.core import ocr
+    from sie.core.engine import ocr
 
     _, load_seconds, _ = timed_call(ocr.get_reader)
     first, first_seconds, _ = timed_call(ocr.ocr_image, receipt)

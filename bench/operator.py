@@ -54,8 +54,10 @@ def resource(kind: str, plural: str, name: str, spec: dict[str, Any]) -> dict[st
 
 
 async def scale_latency(k8s: Any, trials: int) -> list[float]:
-    from sie.core.backlog import priority_lists
-    from sie.core.queue import QUEUE_NORMAL, TASK_PROCESS_JOBS, celery_producer, redis_client
+    from sie.core.engine.backlog import priority_lists
+    from sie.core.engine.queue import celery_producer
+    from sie.core.queues import QUEUE_NORMAL, TASK_PROCESS_JOBS
+    from sie.core.redis import redis_client
 
     deployment = ("apps/v1/deployments", NAMESPACE, DEPLOYMENT)
     k8s.objects[deployment] = {

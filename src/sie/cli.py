@@ -183,8 +183,8 @@ def relay() -> None:
     """Run the outbox relay and re-index sweep on their own (the API also runs them)."""
     import threading
 
-    from sie.core.queue import get_job_queue
-    from sie.core.relay import run_relay
+    from sie.core.engine.queue import get_job_queue
+    from sie.core.engine.relay import run_relay
 
     _setup_logging()
     run_relay(get_job_queue(), threading.Event())
@@ -198,8 +198,8 @@ def scheduler(
     import signal
     import threading
 
+    from sie.core.engine.scheduler import run_due_sources, run_scheduler
     from sie.core.observability import init_sentry
-    from sie.core.sources.scheduler import run_due_sources, run_scheduler
 
     _setup_logging()
     init_sentry("scheduler")
@@ -221,7 +221,7 @@ def reindex(
     all_documents: Annotated[bool, typer.Option("--all", help="Rebuild the whole index")] = False,
 ) -> None:
     """Index documents that missed the search index (or, with --all, every document)."""
-    from sie.core.relay import mark_all_for_reindex, reindex_once
+    from sie.core.engine.relay import mark_all_for_reindex, reindex_once
 
     _setup_logging()
     if all_documents:
@@ -282,7 +282,7 @@ def ingest(
 def list_dead_letters(limit: Annotated[int, typer.Option(help="At most this many")] = 20) -> None:
     """Show dead-lettered jobs, oldest first."""
     from sie.core.db import session_scope
-    from sie.core.deadletter import pending_dead_letters
+    from sie.core.engine.deadletter import pending_dead_letters
 
     with session_scope() as session:
         for letter in pending_dead_letters(session)[:limit]:
@@ -299,9 +299,9 @@ def replay_dead_letters(
     max_jobs: Annotated[int, typer.Option(help="At most this many")] = 100,
 ) -> None:
     """Send dead-lettered jobs back to their queues (recorded as replayed by `cli`)."""
-    from sie.core.deadletter import ReplaySelector
-    from sie.core.deadletter import replay_dead_letters as replay
-    from sie.core.queue import get_job_queue
+    from sie.core.engine.deadletter import ReplaySelector
+    from sie.core.engine.deadletter import replay_dead_letters as replay
+    from sie.core.engine.queue import get_job_queue
 
     selector = ReplaySelector(tenant=tenant, queue=queue, error_contains=error_contains)
     letters = replay(

@@ -43,8 +43,8 @@ from rich.text import Text
 from sie.core import metrics
 from sie.core.config import settings
 from sie.core.db import migrate, session_scope
+from sie.core.engine.queue import InProcessQueue, get_job_queue
 from sie.core.logging import configure_logging
-from sie.core.queue import InProcessQueue, get_job_queue
 from sie.core.security import ALL_SCOPES, create_api_key
 from sie.ingest_client import IngestReport, Inputs, RemoteSender, collect_inputs, push
 

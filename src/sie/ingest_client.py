@@ -4,7 +4,7 @@ Two ways to deliver, one flow:
 - remote (`--api-url`, `--api-key` or `SIE_API_URL`/`SIE_API_KEY`): files go to
   `/v1/documents/upload`, text and URL documents to `/v1/documents/batch` in chunks; a 429 or 503
   is retried after the server's `Retry-After`.
-- direct (no `--api-url`): documents go through `sie.core.ingest.ingest` into the configured
+- direct (no `--api-url`): documents go through `sie.core.engine.ingest.ingest` into the configured
   database and queue; with the in-process queue (local mode) the command waits for the jobs to run.
 
 Feed files (`.xml`, `.rss`, `.atom` that feedparser reads as RSS or Atom) are expanded into one
@@ -37,12 +37,12 @@ from sqlalchemy import select
 
 from sie.core.config import settings
 from sie.core.db import migrate, session_scope
+from sie.core.engine.ingest import NewDocument, ingest
+from sie.core.engine.queue import InProcessQueue, get_job_queue
 from sie.core.errors import SieError
-from sie.core.ingest import NewDocument, ingest
 from sie.core.models import Job
 from sie.core.pipeline.extract import extract
 from sie.core.pipeline.sniff import SUPPORTED_TYPES, is_image, sniff_content_type
-from sie.core.queue import InProcessQueue, get_job_queue
 from sie.core.schemas import DocumentCreate
 from sie.core.sources.feed import MAX_GUID_CHARS
 
@@ -362,7 +362,7 @@ def _retry_after(response: httpx.Response, attempt: int) -> float:
 
 
 class DirectSender:
-    """Writes straight into the configured database and queue (`sie.core.ingest.ingest`)."""
+    """Writes straight into the configured database and queue (`sie.core.engine.ingest.ingest`)."""
 
     def __init__(self, tenant: str) -> None:
         self.tenant = tenant

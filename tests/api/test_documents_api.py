@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.models import Document, DocumentBlob, Job
-from sie.core.queue import QUEUE_HIGH, QUEUE_LOW, QUEUE_NORMAL, QUEUE_OCR
+from sie.core.queues import QUEUE_HIGH, QUEUE_LOW, QUEUE_NORMAL, QUEUE_OCR
 from tests.utils.api import make_key
 from tests.utils.files import make_text_pdf
 

@@ -10,8 +10,9 @@ import pytest
 import redis
 from kombu.transport.redis import Channel
 
-from sie.core.backlog import UNACKED_HASH, priority_lists
-from sie.core.queue import ALL_QUEUES, DEAD_LETTER_LIST, make_celery_app
+from sie.core.engine.backlog import UNACKED_HASH, priority_lists
+from sie.core.engine.queue import make_celery_app
+from sie.core.queues import ALL_QUEUES, DEAD_LETTER_LIST
 
 
 def _broker_keys() -> list[str]:

@@ -11,8 +11,10 @@ import os
 import time
 
 from sie.core import metrics
+from sie.core.engine.queue import make_celery_app
 from sie.core.metrics import connect_worker_metrics_signals
-from sie.core.queue import TASK_PROCESS_JOBS, make_celery_app, redis_client
+from sie.core.queues import TASK_PROCESS_JOBS
+from sie.core.redis import redis_client
 
 RELEASE_KEY = "sie-test:release"
 PIDS_KEY = "sie-test:task-pids"

@@ -12,7 +12,7 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from sie.core.backlog import (
+from sie.core.engine.backlog import (
     UNACKED_HASH,
     QueueBacklog,
     dead_letter_length,
@@ -20,7 +20,7 @@ from sie.core.backlog import (
     sample_backlog_metrics,
 )
 from sie.core.errors import ServiceUnavailable
-from sie.core.queue import (
+from sie.core.queues import (
     DEAD_LETTER_LIST,
     QUEUE_HIGH,
     QUEUE_LOW,
@@ -114,7 +114,7 @@ def test_module_prints_the_backlog_for_people_on_call(broker: redis.Redis, produ
     send(producer, QUEUE_HIGH, [None, 3])
     broker.rpush(DEAD_LETTER_LIST, "{}")
     result = subprocess.run(
-        [sys.executable, "-m", "sie.core.backlog"],
+        [sys.executable, "-m", "sie.core.engine.backlog"],
         cwd=REPO_ROOT,
         env=os.environ,
         capture_output=True,

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from sie.core.db import session_scope
-from sie.core.deadletter import dead_letter_count
+from sie.core.engine.deadletter import dead_letter_count
 from tests.observability.support import (
     RULES_FILE,
     as_promql,

@@ -19,10 +19,10 @@ import pytest
 import redis
 import yaml
 
-from sie.core.backlog import queue_backlog
-from sie.core.deadletter import entry_json
+from sie.core.engine.backlog import queue_backlog
+from sie.core.engine.deadletter import entry_json
 from sie.core.models import DeadLetter
-from sie.core.queue import DEAD_LETTER_LIST, QUEUE_HIGH, QUEUE_NORMAL, QUEUE_OCR, TASK_PROCESS_JOBS
+from sie.core.queues import DEAD_LETTER_LIST, QUEUE_HIGH, QUEUE_NORMAL, QUEUE_OCR, TASK_PROCESS_JOBS
 from sie.core.ratelimit import RedisRateLimiter
 from tests.delivery.chart_render import REQUIRED_VALUES, render
 from tests.observability.support import RULES_FILE, RUNBOOK, bash_block, commands, run_here, runbook_lines
@@ -70,7 +70,7 @@ def test_the_full_backlog_command_agrees_with_the_metric(broker: redis.Redis, pr
         for queue, backlog in expected.items()
     }
     assert reported[QUEUE_NORMAL] == {"waiting": 4, "reserved": 2, "total": 6}
-    assert commands(bash_block("python -m sie.core.backlog"), "python -m sie.core.backlog")
+    assert commands(bash_block("python -m sie.core.engine.backlog"), "python -m sie.core.engine.backlog")
 
 
 def dead_letter(error: str, kind: str) -> DeadLetter:

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from sie.core.config import settings
 from sie.core.db import session_scope
-from sie.core.jobs import read_text, run_jobs
+from sie.core.engine.jobs import read_text, run_jobs
 from sie.core.models import Job
-from sie.core.queue import QUEUE_OCR
+from sie.core.queues import QUEUE_OCR
 from tests.utils.api import TestKey, api_client_with_queue, make_key
 from tests.worker.test_job_runner import RecordingQueue
 
@@ -64,7 +64,7 @@ class Uploader:
     def process(self, accepted: dict[str, Any]) -> None:
         """Run the job: on the general worker first if it was queued there, then on the OCR worker
         if the general worker routed it to the `ocr` queue (as a real deployment would)."""
-        from sie.core.ocr import read_text_with_ocr
+        from sie.core.engine.ocr import read_text_with_ocr
 
         job_id = uuid.UUID(accepted["job_id"])
         if job_queue(job_id) != QUEUE_OCR:

@@ -9,9 +9,9 @@ import zlib
 
 import pytest
 
-from sie.core.ingest import NewDocument, ingest
-from sie.core.jobs import run_jobs
-from sie.core.ocr import read_text_with_ocr
+from sie.core.engine.ingest import NewDocument, ingest
+from sie.core.engine.jobs import run_jobs
+from sie.core.engine.ocr import read_text_with_ocr
 from tests.ocr.conftest import Uploader
 from tests.ocr.images import encode, render_text_image
 from tests.utils.files import make_blank_pdf

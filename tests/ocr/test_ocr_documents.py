@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sie.core.config import settings
-from sie.core.queue import QUEUE_NORMAL, QUEUE_OCR
+from sie.core.queues import QUEUE_NORMAL, QUEUE_OCR
 from tests.ocr.conftest import Uploader
 from tests.ocr.images import concatenate_pdfs, encode, render_text_image, scanned_pdf, words_found
 from tests.utils.files import make_text_pdf
@@ -115,7 +115,7 @@ def test_no_ocr_leaves_a_scanned_pdf_without_text_and_fails_it(uploader: Uploade
 def test_words_below_the_confidence_floor_are_stored_but_not_indexed(
     uploader: Uploader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sie.core.ocr import ocr_image_bytes
+    from sie.core.engine.ocr import ocr_image_bytes
 
     data = encode(render_text_image(["Pelican waterfront ferry", "Lantern harbour crossing"]), "PNG")
     # Learn what the model reads on this image and how sure it is, then put the floor between the two lines.
@@ -138,7 +138,7 @@ def test_words_below_the_confidence_floor_are_stored_but_not_indexed(
 
 
 def test_the_model_is_loaded_once_per_process_across_jobs(uploader: Uploader) -> None:
-    from sie.core.ocr import reader_loads
+    from sie.core.engine.ocr import reader_loads
 
     for lines in (["Granite quarry tour"], ["Saffron spice merchant"]):
         accepted = uploader.upload(encode(render_text_image(lines), "PNG"), "note.png")

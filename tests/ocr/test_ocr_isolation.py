@@ -1,4 +1,4 @@
-"""torch and EasyOCR stay in the OCR worker: the API, the general worker and `sie.core.ocr` itself
+"""torch and EasyOCR stay in the OCR worker: the API, the general worker and `sie.core.engine.ocr` itself
 (until it reads an image) never import them."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from tests.utils.processes import REPO_ROOT
 PROBE = """
 import sys
 import sie_api.main, sie_worker.celery_app
-import sie.core.ocr  # imports torch and EasyOCR only when a model is needed
-from sie.core.jobs import read_text, run_jobs
+import sie.core.engine.ocr  # imports torch and EasyOCR only when a model is needed
+from sie.core.engine.jobs import read_text, run_jobs
 from sie.core.pipeline.extract import extract
 from tests.ocr.images import render_text_image, scanned_pdf
 assert extract(scanned_pdf([render_text_image(["Scanned"])])).needs_ocr

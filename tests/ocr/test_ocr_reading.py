@@ -6,7 +6,7 @@ from io import BytesIO
 
 from PIL import Image
 
-from sie.core.ocr import document_confidence, ocr_image_bytes, page_from_boxes
+from sie.core.engine.ocr import document_confidence, ocr_image_bytes, page_from_boxes
 from sie.core.pipeline.types import OcrWord, PageText
 from tests.ocr.images import render_text_image, words_found
 
@@ -83,7 +83,7 @@ def test_text_on_a_transparent_background_is_read() -> None:
 def test_torch_threads_follow_the_container_cpu_limit(tmp_path, monkeypatch) -> None:
     import torch
 
-    from sie.core import ocr
+    from sie.core.engine import ocr
 
     cpu_max = tmp_path / "cpu.max"
     cpu_max.write_text("100000 100000\n")  # a pod limited to one CPU, on a machine with more cores

@@ -23,8 +23,9 @@ import sie_operator.handlers  # noqa: F401  (imported once here, not concurrentl
 from kopf.testing import KopfRunner
 from pydantic import SecretStr
 
-from sie.core import queue
 from sie.core.config import settings
+from sie.core.queues import QUEUE_EPOCH_KEY
+from sie.core.redis import redis_client
 from sie.core.security import SYSTEM_SCOPES
 from tests.utils.api import TestKey, make_key
 from tests.utils.processes import api_server
@@ -43,7 +44,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real API, as the operator reaches it over HTTP."""
     # The queue has been in use: without the epoch key the API's relay would take this fresh Redis db
     # for a reset one and send every pending job again (replayed ones included), at any moment.
-    queue.redis_client().set(queue.QUEUE_EPOCH_KEY, "tests", nx=True)
+    redis_client().set(QUEUE_EPOCH_KEY, "tests", nx=True)
     log = tmp_path_factory.mktemp("api") / "api.log"
     with api_server(log_path=log) as url:
         yield url

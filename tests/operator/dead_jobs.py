@@ -8,9 +8,9 @@ import uuid
 from sqlalchemy import func, select
 
 from sie.core.db import session_scope
-from sie.core.deadletter import publish_dead_letters, record_dead_letter
+from sie.core.engine.deadletter import publish_dead_letters, record_dead_letter
 from sie.core.models import DeadLetter, Document, Job
-from sie.core.queue import QUEUE_NORMAL
+from sie.core.queues import QUEUE_NORMAL
 
 
 def make_dead_jobs(tenant: str, count: int, *, error: str = "fetch timed out after 15s") -> list[uuid.UUID]:

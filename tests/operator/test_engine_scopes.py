@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from sie.cli import app as cli
-from sie.core.queue import DEAD_LETTER_LIST
+from sie.core.queues import DEAD_LETTER_LIST
 from sie.core.security import SYSTEM_SCOPES
 from tests.operator.dead_jobs import make_dead_jobs
 from tests.utils.api import make_key

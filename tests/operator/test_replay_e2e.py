@@ -15,8 +15,8 @@ import pytest
 import redis
 from sie_operator.status import parse_time
 
-from sie.core.backlog import priority_lists
-from sie.core.queue import DEAD_LETTER_LIST, QUEUE_NORMAL
+from sie.core.engine.backlog import priority_lists
+from sie.core.queues import DEAD_LETTER_LIST, QUEUE_NORMAL
 from tests.operator.conftest import eventually, new_object, object_url, resource_status
 from tests.operator.dead_jobs import job_statuses, make_dead_jobs, pending_letters
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sie.core import security
 from sie.core.config import settings
 from sie.core.db import session_scope
-from sie.core.deadletter import record_dead_letter
+from sie.core.engine.deadletter import record_dead_letter
 from sie.core.models import DeadLetter, Job
 from sie.core.security import DEFAULT_SCOPES
 from tests.reliability.running import run_job

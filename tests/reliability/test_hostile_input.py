@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from sie.core.config import settings
 from sie.core.errors import FetchFailed, UnsupportedContent
-from sie.core.pipeline.fetch import fetch_url
+from sie.core.fetch import fetch_url
 from tests.reliability.bombs import many_page_pdf, png_claiming
 from tests.reliability.bounded import measure
 from tests.reliability.running import run_job
@@ -63,7 +63,7 @@ class Bomb(BaseHTTPRequestHandler):
 server = ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 url = "http://127.0.0.1:%d/bomb.txt" % server.server_address[1]
-from sie.core.pipeline.fetch import fetch_url
+from sie.core.fetch import fetch_url
 """
 
 
@@ -94,7 +94,7 @@ def test_an_image_pixel_bomb_is_refused_from_its_header(maker: str, side: int) -
         finally:
             outcome["result"] = "torch" in sys.modules
         """,
-        setup=f"import sys\nfrom sie.core.ocr import ocr_image_bytes\n"
+        setup=f"import sys\nfrom sie.core.engine.ocr import ocr_image_bytes\n"
         f"from tests.reliability.bombs import {maker}\ndata = {maker}({side}, {side})",
     )
     assert measured.error == "ContentTooLarge"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from kombu import Connection, Queue
 
-from sie.core.broker import TRANSPORT_NAME
+from sie.core.engine.broker import TRANSPORT_NAME
 from tests.reliability.stack import (
     PrivateRedis,
     Stack,
@@ -65,7 +65,7 @@ def test_redis_down_for_twenty_seconds_loses_nothing(stack: Stack) -> None:
 
 
 def test_a_worker_cleaning_up_after_a_lost_broker_gets_a_connection_error(tmp_path) -> None:
-    """The state of the crash the outage above once hit, made on purpose (`sie.core.broker`).
+    """The state of the crash the outage above once hit, made on purpose (`sie.core.engine.broker`).
 
     A message is delivered and not acknowledged, Redis goes away, and Celery's clean-up has already
     released the transport's connection when it closes the channel again.
@@ -96,6 +96,7 @@ def test_a_worker_cleaning_up_after_a_lost_broker_gets_a_connection_error(tmp_pa
             server.start()
     finally:
         server.stop()
-    # kombu's own transport crashes here (the worker died with it); if it stops, sie.core.broker can go.
-    assert outcomes["redis"].startswith("AttributeError"), "kombu fixed this: remove sie.core.broker"
+    # kombu's own transport crashes here (the worker died with it); if it stops,
+    # sie.core.engine.broker can go.
+    assert outcomes["redis"].startswith("AttributeError"), "kombu fixed this: remove sie.core.engine.broker"
     assert outcomes[TRANSPORT_NAME] == "closed"

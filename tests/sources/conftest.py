@@ -10,8 +10,8 @@ from sqlalchemy import update
 
 from sie.core.config import settings
 from sie.core.db import session_scope
+from sie.core.engine.scheduler import SourceScheduler
 from sie.core.models import Source, utcnow
-from sie.core.sources.scheduler import SourceScheduler
 from tests.sources.sources_site import Site, start_site
 
 

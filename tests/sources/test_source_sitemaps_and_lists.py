@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from sie.core.config import settings
-from sie.core.sources.scheduler import SourceScheduler
+from sie.core.engine.scheduler import SourceScheduler
 from tests.sources.source_helpers import ingested, make_source, source_row
 from tests.sources.sources_site import Site, gzipped, sitemap_index, urlset
 

@@ -19,7 +19,7 @@ import pytest
 
 import sie
 from sie.core.errors import ContentTooLarge, FetchFailed, FetchRefused, FetchTransientError
-from sie.core.pipeline.fetch import FetchPolicy, Resolver, fetch_url, parse_ip_literal, refusal_reason
+from sie.core.fetch import FetchPolicy, Resolver, fetch_url, parse_ip_literal, refusal_reason
 
 PUBLIC_V4 = "93.184.215.14"
 OTHER_PUBLIC_V4 = "93.184.215.15"

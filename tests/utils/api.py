@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
 
-    from sie.core.queue import JobQueue
+    from sie.core.queues import JobQueue
 
 GENEROUS_LIMITS = {p: {"requests": 100_000, "period": 60} for p in ("low", "normal", "high")}
 

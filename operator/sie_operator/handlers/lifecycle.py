@@ -10,7 +10,7 @@ import kopf
 
 from sie.core.config import settings as config
 from sie.core.logging import get_logger
-from sie.core.queue import redis_client
+from sie.core.redis import redis_client
 from sie_operator import GROUP
 from sie_operator.engine import EngineClient
 from sie_operator.handlers.common import FINALIZER, engine_of, kube_of

@@ -1,7 +1,7 @@
 """WorkerScaler: size a worker Deployment to its queues' true backlog, through its `scale` subresource.
 
 Each poll reads the backlog from Redis (every priority list plus the unacknowledged messages, as
-`sie.core.backlog` counts it), the dead-letter queue's length and the Deployment's replicas; the
+`sie.core.engine.backlog` counts it), the dead-letter queue's length and the Deployment's replicas; the
 pure `decide` says what the size should be; a change is one patch of `deployments/<name>/scale`.
 The decision history lives in the resource's kopf memo: after a restart the stabilization windows
 start over, which only delays a scale-down (`decide` counts the current size until a window is covered).
@@ -18,7 +18,7 @@ import kopf
 import redis
 
 from sie.core import metrics
-from sie.core.backlog import dead_letter_length, queue_backlog
+from sie.core.engine.backlog import dead_letter_length, queue_backlog
 from sie.core.errors import ServiceUnavailable, SieError
 from sie.core.logging import get_logger, timed
 from sie_operator import GROUP, VERSION

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from sie.core import metrics
 from sie.core.config import settings
 from sie.core.db import new_session
-from sie.core.queue import JobQueue, get_job_queue, redis_client
+from sie.core.engine.queue import get_job_queue
+from sie.core.queues import JobQueue
 from sie.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from sie.core.redis import redis_client
 from sie.core.security import Principal, Scope, verify_api_key
 
 

@@ -24,10 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import sie
 from sie.core import metrics
 from sie.core.config import settings
+from sie.core.engine.relay import start_relay_thread
 from sie.core.errors import ServiceUnavailable
 from sie.core.logging import configure_logging, get_logger
 from sie.core.observability import init_sentry
-from sie.core.relay import start_relay_thread
 from sie.core.search import get_search_backend
 from sie_api.deps import get_queue
 from sie_api.responses import V1_ERRORS

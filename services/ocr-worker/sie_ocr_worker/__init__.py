@@ -1,1 +1,1 @@
-"""The SIE OCR worker: Celery wiring over `sie.core.jobs` with the OCR text reader."""
+"""The SIE OCR worker: Celery wiring over `sie.core.engine.jobs` with the OCR text reader."""

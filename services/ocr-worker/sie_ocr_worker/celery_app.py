@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from sie.core.config import settings
-from sie.core.ocr import get_reader, read_text_with_ocr
-from sie.core.queue import TASK_OCR_JOBS
-from sie.core.worker_app import build_worker_app
+from sie.core.engine.ocr import get_reader, read_text_with_ocr
+from sie.core.engine.worker_app import build_worker_app
+from sie.core.queues import TASK_OCR_JOBS
 
 app: Any = build_worker_app(
     name="sie-ocr",

@@ -1,1 +1,1 @@
-"""The SIE general worker: Celery wiring over `sie.core.jobs`."""
+"""The SIE general worker: Celery wiring over `sie.core.engine.jobs`."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sie.core.queue import TASK_PROCESS_JOBS
-from sie.core.worker_app import build_worker_app
+from sie.core.engine.worker_app import build_worker_app
+from sie.core.queues import TASK_PROCESS_JOBS
 
 
 def _load_nlp_models() -> object:

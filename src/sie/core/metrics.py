@@ -6,7 +6,7 @@ name): never a document id or a raw URL. Workers run several processes: when
 worker's main process serves the sum on `METRICS_PORT` (`connect_worker_metrics_signals`).
 
 Who sets what: the API (HTTP, rate limits, submissions, and, from its relay thread,
-`sie_queue_length` / `sie_dlq_length` via `sie.core.backlog`), the workers (stages, documents,
+`sie_queue_length` / `sie_dlq_length` via `sie.core.engine.backlog`), the workers (stages, documents,
 sentiment, retries, dead letters), the sources (polls) and the operator (scale decisions, replays,
 reconcile errors). docs/observability.md lists every metric with its labels.
 """

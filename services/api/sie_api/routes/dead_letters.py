@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, model_validator
 from sqlalchemy import func, select
 
-from sie.core.deadletter import (
+from sie.core.engine.deadletter import (
     ReplaySelector,
     count_dead_letters,
     replay_dead_letters,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sie.core.config import settings
-from sie.core.ingest import NewDocument, Submission, add_documents, enqueue_new
+from sie.core.engine.ingest import NewDocument, Submission, add_documents, enqueue_new
 from sie.core.models import Document, IdempotencyRecord
 from sie.core.pipeline.sniff import SUPPORTED_TYPES, is_image, sniff_content_type
 from sie.core.schemas import (

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from sie.core.engine.scheduler import poll_source
 from sie.core.models import Source
 from sie.core.schemas import (
     SOURCE_NAME_PATTERN,
@@ -38,7 +39,6 @@ from sie.core.sources.repository import (
     update_source,
     upsert_source,
 )
-from sie.core.sources.scheduler import poll_source
 from sie_api.deps import AdminPrincipal, SessionDep, tenant_for
 from sie_api.responses import CONFLICT, NOT_FOUND, TOO_LARGE
 

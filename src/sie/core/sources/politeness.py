@@ -22,8 +22,8 @@ from urllib.robotparser import RobotFileParser
 
 from sie.core.config import settings
 from sie.core.errors import PermanentError, TransientError
+from sie.core.fetch import FetchPolicy, fetch_url
 from sie.core.logging import get_logger
-from sie.core.pipeline.fetch import FetchPolicy, fetch_url
 from sie.core.pipeline.types import FetchedContent
 from sie.core.sources.base import PollBudgetExhausted, PollInterrupted, RobotsDisallowed, origin_of
 

@@ -22,7 +22,8 @@ from sie.core.db import session_scope
 from sie.core.errors import ServiceUnavailable
 from sie.core.logging import get_logger
 from sie.core.models import DeadLetter, Document, Job, JobStatus, utcnow
-from sie.core.queue import DEAD_LETTER_LIST, JobQueue, redis_client, task_for_queue
+from sie.core.queues import DEAD_LETTER_LIST, JobQueue, task_for_queue
+from sie.core.redis import redis_client, redis_client_or_none
 
 log = get_logger(__name__)
 
@@ -94,12 +95,6 @@ def unpublish_dead_letters(letters: Sequence[DeadLetter]) -> None:
     except redis.RedisError as exc:
         log.warning("dead_letter_unpublish_failed", reason=type(exc).__name__, count=len(letters))
 
-
-def redis_client_or_none() -> redis.Redis | None:
-    try:
-        return redis_client()
-    except ServiceUnavailable:
-        return None
 
 
 def pending_dead_letters(session: Session) -> list[DeadLetter]:
@@ -215,7 +210,7 @@ def replay_dead_letters(
     by_queue: dict[str, list[uuid.UUID]] = {}
     for letter in letters:
         by_queue.setdefault(letter.queue, []).append(letter.job_id)
-    from sie.core.ingest import mark_enqueued
+    from sie.core.engine.ingest import mark_enqueued
 
     for queue_name, job_ids in by_queue.items():
         # If the broker is down the jobs stay in the outbox and the relay sends them.

@@ -37,11 +37,12 @@ from sqlalchemy import or_, select, update
 from sie.core import metrics
 from sie.core.config import settings
 from sie.core.db import session_scope
+from sie.core.engine.ingest import NewDocument, add_documents, enqueue_new
+from sie.core.engine.queue import get_job_queue
 from sie.core.errors import PermanentError, ServiceUnavailable, SieError, TransientError
-from sie.core.ingest import NewDocument, add_documents, enqueue_new
 from sie.core.logging import get_logger
 from sie.core.models import JobKind, Source, SourceItem, utcnow
-from sie.core.queue import JobQueue, get_job_queue
+from sie.core.queues import JobQueue
 from sie.core.sources.base import (
     DiscoveredItem,
     PollBudgetExhausted,

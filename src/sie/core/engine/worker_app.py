@@ -1,6 +1,6 @@
 """The one recipe for a worker's Celery app; the general and OCR workers differ only in arguments.
 
-Tasks stay thin: they take job ids and call `sie.core.jobs.run_jobs`, which is idempotent and
+Tasks stay thin: they take job ids and call `sie.core.engine.jobs.run_jobs`, which is idempotent and
 handles each job's failure itself; only an outage around the whole batch (the database is down)
 escapes as a `TransientError`, and Celery retries the batch with backoff.
 """
@@ -16,12 +16,12 @@ from celery.signals import setup_logging, worker_process_init, worker_ready
 
 import sie
 from sie.core.config import settings
+from sie.core.engine.jobs import TextReader, read_text, run_jobs
+from sie.core.engine.queue import get_job_queue, make_celery_app
 from sie.core.errors import TransientError
-from sie.core.jobs import TextReader, read_text, run_jobs
 from sie.core.logging import configure_logging, get_logger
 from sie.core.metrics import connect_worker_metrics_signals
 from sie.core.observability import init_sentry
-from sie.core.queue import get_job_queue, make_celery_app
 
 log = get_logger(__name__)
 

@@ -9,7 +9,7 @@ was an "Unrecoverable error" and the worker exited instead of reconnecting. Here
 situation is a connection error: the clean-up goes on, and the worker reconnects by itself.
 
 The messages it could not restore stay in Redis's `unacked` hash until CELERY_VISIBILITY_TIMEOUT
-brings them back; when Redis lost its data, the relay re-sends the jobs (`sie.core.relay`).
+brings them back; when Redis lost its data, the relay re-sends the jobs (`sie.core.engine.relay`).
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ late, so that hash holds every message that is prefetched, running, or held for 
 `LLEN ingestion` alone therefore undercounts; this module adds up all of it.
 
 The unit is the Celery message: a message carries one job when documents arrive one by one and up
-to `sie.core.queue.MESSAGE_BATCH_SIZE` jobs when they arrive in a batch.
+to `sie.core.engine.queue.MESSAGE_BATCH_SIZE` jobs when they arrive in a batch.
 
-`python -m sie.core.backlog` prints the same numbers for people on call.
+`python -m sie.core.engine.backlog` prints the same numbers for people on call.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from kombu.transport.redis import PRIORITY_STEPS, Channel
 from sie.core import metrics
 from sie.core.config import settings
 from sie.core.errors import ServiceUnavailable
-from sie.core.queue import ALL_QUEUES, DEAD_LETTER_LIST, redis_client
+from sie.core.queues import ALL_QUEUES, DEAD_LETTER_LIST
+from sie.core.redis import redis_client
 
-# kombu's names; our Celery app keeps the transport's defaults (sie.core.queue.make_celery_app).
+# kombu's names; our Celery app keeps the transport's defaults (sie.core.engine.queue.make_celery_app).
 PRIORITY_SEPARATOR: str = Channel.sep
 UNACKED_HASH: str = Channel.unacked_key
 _SCAN_BATCH = 500

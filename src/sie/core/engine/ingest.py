@@ -24,7 +24,7 @@ from sie.core.db import session_scope
 from sie.core.errors import ServiceUnavailable
 from sie.core.logging import get_logger
 from sie.core.models import Document, DocumentBlob, DocumentStatus, Job, JobKind, JobStatus, utcnow
-from sie.core.queue import JobQueue, queue_for
+from sie.core.queues import JobQueue, queue_for
 
 log = get_logger(__name__)
 

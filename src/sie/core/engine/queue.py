@@ -1,7 +1,7 @@
-"""The queue contract: queue names, the task name, and how jobs reach a worker.
+"""How jobs reach a worker: Celery on Redis, or an in-process pool in local mode.
 
 Production: Celery on Redis, one queue per priority plus one for OCR, consumed in strict priority
-order. Local mode: the same task body runs on an in-process thread pool.
+order (`sie.core.queues` names them). Local mode: the same task body runs on an in-process thread pool.
 """
 
 from __future__ import annotations
@@ -11,68 +11,35 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
-from typing import Protocol
 
 import redis
 from kombu import Queue
 
 from sie.core.config import settings
 from sie.core.errors import ServiceUnavailable
+from sie.core.queues import (
+    ALL_QUEUES,
+    MESSAGE_BATCH_SIZE,
+    QUEUE_NORMAL,
+    QUEUE_OCR,
+    TASK_OCR_JOBS,
+    JobQueue,
+    task_for_queue,
+)
+from sie.core.redis import redis_client
 
-QUEUE_HIGH = "ingestion.high"
-QUEUE_NORMAL = "ingestion"
-QUEUE_LOW = "ingestion.low"
-QUEUE_OCR = "ocr"
-INGEST_QUEUES = (QUEUE_HIGH, QUEUE_NORMAL, QUEUE_LOW)
-ALL_QUEUES = (*INGEST_QUEUES, QUEUE_OCR)
-DEAD_LETTER_LIST = "dead_letter"
-# Present while Redis still holds what we enqueued; gone after a Redis restart without persistence.
-QUEUE_EPOCH_KEY = "sie:queue-epoch"
-
-TASK_PROCESS_JOBS = "sie.process_jobs"
-TASK_OCR_JOBS = "sie.ocr_jobs"
-
-PRIORITY_QUEUES = {"high": QUEUE_HIGH, "normal": QUEUE_NORMAL, "low": QUEUE_LOW}
-# Jobs per message when many arrive at once: the worker runs NLP on them as one batch.
-MESSAGE_BATCH_SIZE = 16
 WORKER_PROCESS_START_TIMEOUT_SECONDS = 120.0
-
-
-def queue_for(*, priority: str, kind: str) -> str:
-    return QUEUE_OCR if kind == "ocr" else PRIORITY_QUEUES[priority]
-
-
-def task_for_queue(queue: str) -> str:
-    return TASK_OCR_JOBS if queue == QUEUE_OCR else TASK_PROCESS_JOBS
-
-
-class JobQueue(Protocol):
-    name: str
-
-    def enqueue(self, queue: str, job_ids: Sequence[uuid.UUID], *, countdown: float = 0) -> None:
-        """Hand jobs to workers; raises `ServiceUnavailable` when the broker is down."""
-
-    def check(self) -> None: ...
-
-
-@cache
-def redis_client() -> redis.Redis:
-    if settings.redis_url is None:
-        raise ServiceUnavailable("redis", "REDIS_URL is not set")
-    return redis.Redis.from_url(
-        settings.redis_url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30
-    )
 
 
 def make_celery_app(main: str = "sie") -> object:
     """The Celery app with the handbook's settings (§5.2); workers and producers share it."""
     from celery import Celery
 
-    from sie.core.broker import TRANSPORT_NAME
+    from sie.core.engine.broker import TRANSPORT_NAME
 
     app = Celery(main, broker=settings.redis_url, backend=None)
     app.conf.update(
-        # kombu's Redis transport, fixed so a worker survives a Redis outage (see sie.core.broker).
+        # kombu's Redis transport, fixed so a worker survives a Redis outage (see sie.core.engine.broker).
         broker_transport=TRANSPORT_NAME,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
@@ -204,7 +171,7 @@ class InProcessQueue:
 @cache
 def get_job_queue() -> JobQueue:
     if settings.local_mode:
-        from sie.core.jobs import run_jobs_in_process
+        from sie.core.engine.jobs import run_jobs_in_process
 
         return InProcessQueue(run_jobs_in_process)
     return CeleryQueue()

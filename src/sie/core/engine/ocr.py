@@ -1,6 +1,6 @@
 """OCR: images and scanned PDF pages become text, with EasyOCR on a CUDA GPU when present, else the CPU.
 
-`read_text_with_ocr` is the OCR worker's text reader: `sie.core.jobs.run_jobs` hands what it returns
+`read_text_with_ocr` is the OCR worker's text reader: `sie.core.engine.jobs.run_jobs` hands what it returns
 to the same enrich → store → index stages as every other job. torch and EasyOCR (the `ocr` extra)
 are imported inside functions only, so the API and the general worker never load them.
 
@@ -32,8 +32,8 @@ import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
 from sie.core.config import settings
+from sie.core.engine.jobs import ClaimedJob, job_content, read_text, stage
 from sie.core.errors import ContentTooLarge, EmptyContent, ServiceUnavailable, UnsupportedContent
-from sie.core.jobs import ClaimedJob, job_content, read_text, stage
 from sie.core.logging import get_logger, timed
 from sie.core.pipeline.extract import PDFIUM_LOCK, extract
 from sie.core.pipeline.types import ExtractedText, OcrWord, PageText

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from sie.core import metrics
 from sie.core.config import settings
 from sie.core.db import session_scope
-from sie.core.deadletter import publish_dead_letters, record_dead_letter
+from sie.core.engine.deadletter import publish_dead_letters, record_dead_letter
+from sie.core.engine.ingest import content_hash
+from sie.core.engine.queue import get_job_queue
 from sie.core.errors import PermanentError, ServiceUnavailable, SieError, TransientError
-from sie.core.ingest import content_hash
 from sie.core.logging import get_logger
 from sie.core.models import (
     DeadLetter,
@@ -39,7 +40,7 @@ from sie.core.models import (
     utcnow,
 )
 from sie.core.pipeline.types import Enrichment, ExtractedText, PageText
-from sie.core.queue import QUEUE_OCR, JobQueue, get_job_queue
+from sie.core.queues import QUEUE_OCR, JobQueue
 from sie.core.search import SearchDocument, get_search_backend
 
 log = get_logger(__name__)
@@ -158,7 +159,7 @@ class JobContent:
 
 def job_content(job: ClaimedJob) -> JobContent:
     """The job's uploaded file, or what its URL serves (fetched now, SSRF-guarded)."""
-    from sie.core.pipeline.fetch import fetch_url
+    from sie.core.fetch import fetch_url
 
     if job.blob is not None:
         return JobContent(job.blob, job.blob_content_type, job.blob_filename)
@@ -260,7 +261,7 @@ def _finish_failure(job: ClaimedJob, exc: BaseException, queue: JobQueue) -> Non
             queue.enqueue(job.queue, [job.job_id], countdown=delay)
         except ServiceUnavailable:
             return  # still in the outbox: the relay re-sends it once the broker is back
-        from sie.core.ingest import mark_enqueued
+        from sie.core.engine.ingest import mark_enqueued
 
         mark_enqueued([job.job_id])
 
@@ -282,7 +283,7 @@ def _route_to_ocr(job: ClaimedJob, queue: JobQueue) -> None:
         queue.enqueue(QUEUE_OCR, [job.job_id])
     except ServiceUnavailable:
         return
-    from sie.core.ingest import mark_enqueued
+    from sie.core.engine.ingest import mark_enqueued
 
     mark_enqueued([job.job_id])
 
@@ -518,7 +519,7 @@ def run_jobs_in_process(queue_name: str, job_ids: list[uuid.UUID]) -> None:
     try:
         reader = read_text
         if queue_name == QUEUE_OCR:
-            from sie.core.ocr import read_text_with_ocr
+            from sie.core.engine.ocr import read_text_with_ocr
 
             reader = read_text_with_ocr
         run_jobs(job_ids, queue=get_job_queue(), reader=reader)

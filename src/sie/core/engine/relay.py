@@ -9,7 +9,7 @@
   an epoch key in Redis; when it has vanished, every unfinished job is sent again.
 - Documents stored while search was down are indexed once it answers again.
 - The `dead_letter` list is rebuilt from the durable records when they differ.
-- `sie_queue_length` / `sie_dlq_length` are sampled from Redis (`sie.core.backlog`).
+- `sie_queue_length` / `sie_dlq_length` are sampled from Redis (`sie.core.engine.backlog`).
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ import redis
 from sqlalchemy import and_, or_, select, update
 
 from sie.core import metrics
-from sie.core.backlog import sample_backlog_metrics
 from sie.core.config import settings
 from sie.core.db import session_scope
-from sie.core.deadletter import sync_dead_letter_list
+from sie.core.engine.backlog import sample_backlog_metrics
+from sie.core.engine.deadletter import sync_dead_letter_list
+from sie.core.engine.jobs import index_and_mark, search_document
 from sie.core.errors import ServiceUnavailable
-from sie.core.jobs import index_and_mark, search_document
 from sie.core.logging import get_logger
 from sie.core.models import Document, DocumentStatus, Job, JobStatus, utcnow
-from sie.core.queue import QUEUE_EPOCH_KEY, JobQueue, redis_client
+from sie.core.queues import QUEUE_EPOCH_KEY, JobQueue
+from sie.core.redis import redis_client
 
 log = get_logger(__name__)
 BATCH = 500
