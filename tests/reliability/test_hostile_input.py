@@ -158,7 +158,7 @@ def test_xml_entity_tricks_in_a_feed_are_refused_before_parsing(feed: str) -> No
         "parse_feed(FetchedContent(url='http://127.0.0.1/feed.xml', content=feed, "
         "content_type='application/rss+xml', status_code=200), max_items=100)",
         setup="from sie.core.sources.feed import parse_feed\n"
-        "from sie.core.pipeline.types import FetchedContent\n"
+        "from sie.core.fetch import FetchedContent\n"
         f"from tests.reliability.bombs import xml_bomb\nfeed = xml_bomb({feed!r})",
     )
     assert measured.error == "MalformedListing"
@@ -197,7 +197,7 @@ def test_an_upload_that_is_not_valid_utf8_is_still_read_and_found(
 
 def test_a_feed_that_is_not_valid_utf8_is_read_leniently() -> None:
     """A feed declaring UTF-8 with Latin-1 bytes in it (common in the wild) still yields its items."""
-    from sie.core.pipeline.types import FetchedContent
+    from sie.core.fetch import FetchedContent
     from sie.core.sources.feed import parse_feed
 
     body = (

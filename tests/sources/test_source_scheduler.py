@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from sie.core.config import settings
+from sie.core.durations import format_duration, parse_duration
 from sie.core.engine.scheduler import SourceScheduler, backoff_seconds
 from sie.core.models import utcnow
-from sie.core.sources.base import format_duration, parse_duration
 from tests.sources.source_helpers import ingested, make_source, seconds_until, set_next_run, source_row
 from tests.sources.sources_site import Site, rss
 

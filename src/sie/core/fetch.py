@@ -33,7 +33,6 @@ from sie.core.errors import (
     UnsupportedContent,
 )
 from sie.core.logging import get_logger, redact_text
-from sie.core.pipeline.types import FetchedContent
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -64,6 +63,18 @@ DECODE_SLICE_BYTES = 64 * 1024
 LOCATION_SET_ASIDE = "x-sie-redirect-location"
 
 logger = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class FetchedContent:
+    """What `fetch` brings back from a URL (after redirects, each re-checked by the guard)."""
+
+    url: str
+    content: bytes
+    content_type: str | None
+    status_code: int
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from sie.core.config import settings
-from sie.core.sources.base import format_duration, parse_duration
+from sie.core.durations import format_duration, parse_duration
 
 PriorityName = Literal["low", "normal", "high"]
 OcrStrategyName = Literal["auto", "ocr_only", "no_ocr"]

@@ -9,18 +9,6 @@ SentimentLabel = Literal["positive", "neutral", "negative"]
 
 
 @dataclass(frozen=True)
-class FetchedContent:
-    """What `fetch` brings back from a URL (after redirects, each re-checked by the guard)."""
-
-    url: str
-    content: bytes
-    content_type: str | None
-    status_code: int
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True)
 class OcrWord:
     """A piece of text OCR recognised, with its confidence (0..1)."""
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import feedparser
 
+from sie.core.fetch import FetchedContent
 from sie.core.logging import get_logger
-from sie.core.pipeline.types import FetchedContent
 from sie.core.sources.base import (
     DiscoveredItem,
     DiscoveryContext,

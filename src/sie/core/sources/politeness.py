@@ -22,9 +22,8 @@ from urllib.robotparser import RobotFileParser
 
 from sie.core.config import settings
 from sie.core.errors import PermanentError, TransientError
-from sie.core.fetch import FetchPolicy, fetch_url
+from sie.core.fetch import FetchedContent, FetchPolicy, fetch_url
 from sie.core.logging import get_logger
-from sie.core.pipeline.types import FetchedContent
 from sie.core.sources.base import PollBudgetExhausted, PollInterrupted, RobotsDisallowed, origin_of
 
 log = get_logger(__name__)

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sie.core.durations import format_duration, parse_duration
 from sie.core.models import Source, utcnow
 from sie.core.schemas import SourcePublic, SourceStatus, SourceUpdate, SourceUpsert
-from sie.core.sources.base import format_duration, parse_duration
 from sie.core.sources.registry import check_source_config
 
 # The fields of the spec; `SourceUpsert` carries them all, `SourceUpdate` any of them.

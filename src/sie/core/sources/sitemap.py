@@ -19,8 +19,8 @@ from defusedxml.ElementTree import iterparse
 
 from sie.core.config import settings
 from sie.core.errors import ContentTooLarge
+from sie.core.fetch import FetchedContent
 from sie.core.logging import get_logger
-from sie.core.pipeline.types import FetchedContent
 from sie.core.sources.base import (
     DiscoveredItem,
     DiscoveryContext,
