@@ -66,3 +66,41 @@ class ContentTooLarge(PermanentError):
 
 class EmptyContent(PermanentError):
     kind = "empty_content"
+
+
+class SourceConfigError(ValueError):
+    """A source's declared config cannot work (the API answers 422 with this message)."""
+
+
+class MalformedListing(PermanentError):
+    """A feed, URL list or sitemap that cannot be read: that poll fails with this reason."""
+
+    kind = "malformed"
+
+
+class RobotsDisallowed(PermanentError):
+    """robots.txt forbids SIE to fetch the URL."""
+
+    kind = "robots_disallowed"
+
+
+class PollBudgetExhausted(TransientError):
+    """The poll ran out of its time budget (SOURCE_POLL_BUDGET_SECONDS)."""
+
+    kind = "poll_budget_exhausted"
+
+
+class PollInterrupted(TransientError):
+    """The scheduler is stopping; the poll ends early and the source is due again at once."""
+
+    kind = "interrupted"
+
+
+class RobotsUnavailable(TransientError):
+    """robots.txt answered 5xx or could not be reached: RFC 9309 says to assume everything is disallowed."""
+
+    kind = "robots_unavailable"
+
+
+class SourceExists(Exception):
+    """`POST /v1/sources` with a name the tenant already uses."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from sie.core.insights import InsightWindow, entities_by_day, sentiment_by_day
+from sie.core.repository.insights import InsightWindow, entities_by_day, sentiment_by_day
 from sie.core.schemas import EntityInsights, SentimentInsights
 from sie_api.deps import ReadPrincipal, SessionDep
 

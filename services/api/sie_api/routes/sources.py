@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from sie.core.engine.scheduler import poll_source
+from sie.core.errors import SourceConfigError, SourceExists
 from sie.core.models import Source
 from sie.core.schemas import (
     SOURCE_NAME_PATTERN,
@@ -27,9 +28,7 @@ from sie.core.schemas import (
     SourceUpsert,
 )
 from sie.core.security import Principal
-from sie.core.sources.base import SourceConfigError
 from sie.core.sources.repository import (
-    SourceExists,
     create_source,
     delete_source,
     get_source,

@@ -39,18 +39,19 @@ from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.engine.ingest import NewDocument, add_documents, enqueue_new
 from sie.core.engine.queue import get_job_queue
-from sie.core.errors import PermanentError, ServiceUnavailable, SieError, TransientError
-from sie.core.logging import get_logger
-from sie.core.models import JobKind, Source, SourceItem, utcnow
-from sie.core.queues import JobQueue
-from sie.core.sources.base import (
-    DiscoveredItem,
+from sie.core.errors import (
+    PermanentError,
     PollBudgetExhausted,
     PollInterrupted,
     RobotsDisallowed,
-    SourceSpec,
-    origin_of,
+    ServiceUnavailable,
+    SieError,
+    TransientError,
 )
+from sie.core.logging import get_logger
+from sie.core.models import JobKind, Source, SourceItem, utcnow
+from sie.core.queues import JobQueue
+from sie.core.sources.base import DiscoveredItem, SourceSpec, origin_of
 from sie.core.sources.politeness import Credentials, PoliteFetcher, PollContext
 from sie.core.sources.registry import build_source
 

@@ -18,38 +18,20 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from sie.core.errors import PermanentError, TransientError
+from sie.core.errors import MalformedListing
 from sie.core.fetch import FetchedContent
 
 MAX_ITEM_URL_CHARS = 2048
 
 
-class SourceConfigError(ValueError):
-    """A source's declared config cannot work (the API answers 422 with this message)."""
 
 
-class MalformedListing(PermanentError):
-    """A feed, URL list or sitemap that cannot be read: that poll fails with this reason."""
-
-    kind = "malformed"
 
 
-class RobotsDisallowed(PermanentError):
-    """robots.txt forbids SIE to fetch the URL."""
-
-    kind = "robots_disallowed"
 
 
-class PollBudgetExhausted(TransientError):
-    """The poll ran out of its time budget (SOURCE_POLL_BUDGET_SECONDS)."""
-
-    kind = "poll_budget_exhausted"
 
 
-class PollInterrupted(TransientError):
-    """The scheduler is stopping; the poll ends early and the source is due again at once."""
-
-    kind = "interrupted"
 
 
 @dataclass(frozen=True)

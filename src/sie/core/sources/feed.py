@@ -8,14 +8,13 @@ from typing import Any
 
 import feedparser
 
+from sie.core.errors import MalformedListing, SourceConfigError
 from sie.core.fetch import FetchedContent
 from sie.core.logging import get_logger
 from sie.core.sources.base import (
     DiscoveredItem,
     DiscoveryContext,
     DiscoveryResult,
-    MalformedListing,
-    SourceConfigError,
     SourceSpec,
     normalize_item_url,
     refuse_xml_entities,

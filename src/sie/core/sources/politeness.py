@@ -21,10 +21,17 @@ from dataclasses import dataclass, field
 from urllib.robotparser import RobotFileParser
 
 from sie.core.config import settings
-from sie.core.errors import PermanentError, TransientError
+from sie.core.errors import (
+    PermanentError,
+    PollBudgetExhausted,
+    PollInterrupted,
+    RobotsDisallowed,
+    RobotsUnavailable,
+    TransientError,
+)
 from sie.core.fetch import FetchedContent, FetchPolicy, fetch_url
 from sie.core.logging import get_logger
-from sie.core.sources.base import PollBudgetExhausted, PollInterrupted, RobotsDisallowed, origin_of
+from sie.core.sources.base import origin_of
 
 log = get_logger(__name__)
 
@@ -35,10 +42,6 @@ ROBOTS_CACHE_PRUNE_AT = 10_000
 GATE_POLL_SECONDS = 0.25
 
 
-class RobotsUnavailable(TransientError):
-    """robots.txt answered 5xx or could not be reached: RFC 9309 says to assume everything is disallowed."""
-
-    kind = "robots_unavailable"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sie.core.sources.base import Source, SourceConfigError, SourceSpec
+from sie.core.errors import SourceConfigError
+from sie.core.sources.base import Source, SourceSpec
 from sie.core.sources.feed import FeedSource
 from sie.core.sources.sitemap import SitemapSource
 from sie.core.sources.url_list import UrlListSource

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sie.core.durations import format_duration, parse_duration
+from sie.core.errors import SourceExists
 from sie.core.models import Source, utcnow
 from sie.core.schemas import SourcePublic, SourceStatus, SourceUpdate, SourceUpsert
 from sie.core.sources.registry import check_source_config
@@ -24,8 +25,6 @@ from sie.core.sources.registry import check_source_config
 SPEC_FIELDS = frozenset(SourceUpdate.model_fields)
 
 
-class SourceExists(Exception):
-    """`POST /v1/sources` with a name the tenant already uses."""
 
 
 def get_source(*, session: Session, tenant: str, name: str, for_update: bool = False) -> Source | None:

@@ -18,15 +18,13 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from sie.core.config import settings
-from sie.core.errors import ContentTooLarge
+from sie.core.errors import ContentTooLarge, MalformedListing, SourceConfigError
 from sie.core.fetch import FetchedContent
 from sie.core.logging import get_logger
 from sie.core.sources.base import (
     DiscoveredItem,
     DiscoveryContext,
     DiscoveryResult,
-    MalformedListing,
-    SourceConfigError,
     SourceSpec,
     normalize_item_url,
 )

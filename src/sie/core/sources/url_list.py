@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sie.core.errors import MalformedListing, SourceConfigError
 from sie.core.sources.base import (
     DiscoveredItem,
     DiscoveryContext,
     DiscoveryResult,
-    MalformedListing,
-    SourceConfigError,
     SourceSpec,
     normalize_item_url,
 )
