@@ -282,10 +282,10 @@ def ingest(
 def list_dead_letters(limit: Annotated[int, typer.Option(help="At most this many")] = 20) -> None:
     """Show dead-lettered jobs, oldest first."""
     from sie.core.db import session_scope
-    from sie.core.engine.deadletter import pending_dead_letters
+    from sie.core.repository.dead_letters import pending_dead_letters
 
     with session_scope() as session:
-        for letter in pending_dead_letters(session)[:limit]:
+        for letter in pending_dead_letters(session=session)[:limit]:
             typer.echo(
                 f"{letter.created_at:%Y-%m-%d %H:%M:%S}\t{letter.job_id}\t{letter.queue}\t{letter.error}"
             )
@@ -299,9 +299,9 @@ def replay_dead_letters(
     max_jobs: Annotated[int, typer.Option(help="At most this many")] = 100,
 ) -> None:
     """Send dead-lettered jobs back to their queues (recorded as replayed by `cli`)."""
-    from sie.core.engine.deadletter import ReplaySelector
     from sie.core.engine.deadletter import replay_dead_letters as replay
     from sie.core.engine.queue import get_job_queue
+    from sie.core.repository.dead_letters import ReplaySelector
 
     selector = ReplaySelector(tenant=tenant, queue=queue, error_contains=error_contains)
     letters = replay(

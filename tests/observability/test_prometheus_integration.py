@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from sie.core.db import session_scope
-from sie.core.engine.deadletter import dead_letter_count
+from sie.core.repository.dead_letters import dead_letter_count
 from tests.observability.support import (
     RULES_FILE,
     as_promql,
@@ -214,7 +214,7 @@ def test_prometheus_sees_every_metric_and_every_dashboard_query_answers(tmp_path
         "TASK_MAX_RETRIES": "1",
     }
     with session_scope() as session:
-        dead_before = dead_letter_count(session)
+        dead_before = dead_letter_count(session=session)
     with (
         api_server(env={"RELAY_INTERVAL_SECONDS": "1"}, log_path=tmp_path / "api.log") as api_url,
         running_prometheus(

@@ -15,12 +15,13 @@ from sqlalchemy import func, select, update
 from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.engine import jobs as jobs_module
-from sie.core.engine.deadletter import ReplaySelector, replay_dead_letters, sync_dead_letter_list
+from sie.core.engine.deadletter import replay_dead_letters, sync_dead_letter_list
 from sie.core.engine.ingest import NewDocument, ingest
 from sie.core.engine.relay import reindex_once, relay_once
 from sie.core.errors import FetchTransientError, ServiceUnavailable
 from sie.core.models import DeadLetter, Document, DocumentEntity, Job, utcnow
 from sie.core.queues import DEAD_LETTER_LIST, QUEUE_EPOCH_KEY, QUEUE_NORMAL
+from sie.core.repository.dead_letters import ReplaySelector
 from sie.core.search import SearchQuery, get_search_backend
 
 

@@ -16,13 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, model_validator
 from sqlalchemy import func, select
 
-from sie.core.engine.deadletter import (
-    ReplaySelector,
-    count_dead_letters,
-    replay_dead_letters,
-    select_dead_letters,
-)
+from sie.core.engine.deadletter import replay_dead_letters
 from sie.core.models import DeadLetter
+from sie.core.repository.dead_letters import ReplaySelector, count_dead_letters, select_dead_letters
 from sie.core.schemas import StrictModel
 from sie.core.security import Principal
 from sie_api.deps import AdminPrincipal, QueueDep, SessionDep, tenant_for
@@ -122,8 +118,10 @@ async def replay(
         until=body.until,
     )
     if body.dry_run:
-        matched = min(count_dead_letters(session, selector), body.max_jobs)
-        sample = select_dead_letters(session, selector, limit=min(DRY_RUN_SAMPLE, body.max_jobs))
+        matched = min(count_dead_letters(session=session, selector=selector), body.max_jobs)
+        sample = select_dead_letters(
+            session=session, selector=selector, limit=min(DRY_RUN_SAMPLE, body.max_jobs)
+        )
         response = {"dry_run": True, "matched": matched, "sample": [_letter(letter) for letter in sample]}
         session.rollback()  # the sample's row locks
         return response

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import redis
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sie.core import metrics
@@ -24,6 +22,7 @@ from sie.core.logging import get_logger
 from sie.core.models import DeadLetter, Document, Job, JobStatus, utcnow
 from sie.core.queues import DEAD_LETTER_LIST, JobQueue, task_for_queue
 from sie.core.redis import redis_client, redis_client_or_none
+from sie.core.repository.dead_letters import ReplaySelector, pending_dead_letters, select_dead_letters
 
 log = get_logger(__name__)
 
@@ -97,28 +96,13 @@ def unpublish_dead_letters(letters: Sequence[DeadLetter]) -> None:
 
 
 
-def pending_dead_letters(session: Session) -> list[DeadLetter]:
-    return list(
-        session.scalars(
-            select(DeadLetter).where(DeadLetter.replayed_at.is_(None)).order_by(DeadLetter.created_at)
-        )
-    )
-
-
-def dead_letter_count(session: Session) -> int:
-    return (
-        session.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None)))
-        or 0
-    )
-
-
 def sync_dead_letter_list() -> int:
     """Make the Redis list equal the durable records (after a Redis restart, or a replay)."""
     client = redis_client_or_none()
     if client is None:
         return 0
     with session_scope() as session:
-        letters = pending_dead_letters(session)
+        letters = pending_dead_letters(session=session)
         expected = [entry_json(letter) for letter in letters]
     try:
         current = [item.decode() for item in client.lrange(DEAD_LETTER_LIST, 0, -1)]
@@ -134,58 +118,12 @@ def sync_dead_letter_list() -> int:
     return len(expected)
 
 
-@dataclass(frozen=True)
-class ReplaySelector:
-    """Which dead letters to replay; every field narrows the match (no tenant: every tenant's)."""
-
-    tenant: str | None = None
-    queue: str | None = None
-    task: str | None = None
-    error_contains: str | None = None
-    source: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-def _matching(selector: ReplaySelector) -> Select[tuple[DeadLetter]]:
-    query = select(DeadLetter).where(DeadLetter.replayed_at.is_(None))
-    for column, value in (
-        (DeadLetter.tenant, selector.tenant),
-        (DeadLetter.queue, selector.queue),
-        (DeadLetter.task, selector.task),
-        (DeadLetter.source, selector.source),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if selector.error_contains:
-        query = query.where(DeadLetter.error.contains(selector.error_contains, autoescape=True))
-    if selector.since is not None:
-        query = query.where(DeadLetter.created_at >= selector.since)
-    if selector.until is not None:
-        query = query.where(DeadLetter.created_at < selector.until)
-    return query
-
-
-def count_dead_letters(session: Session, selector: ReplaySelector) -> int:
-    """How many dead letters a replay with this selector would send back now (a dry run's count)."""
-    return session.scalar(select(func.count()).select_from(_matching(selector).subquery())) or 0
-
-
-def select_dead_letters(
-    session: Session, selector: ReplaySelector, *, limit: int | None = None
-) -> list[DeadLetter]:
-    query = _matching(selector).order_by(DeadLetter.created_at, DeadLetter.id)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query.with_for_update(skip_locked=True)))
-
-
 def replay_dead_letters(
     queue: JobQueue, selector: ReplaySelector, *, replayed_by: str, limit: int | None = None
 ) -> list[DeadLetter]:
     """Send matching dead jobs back to their queues, once each; record who replayed them."""
     with session_scope() as session:
-        letters = select_dead_letters(session, selector, limit=limit)
+        letters = select_dead_letters(session=session, selector=selector, limit=limit)
         now = utcnow()
         for letter in letters:
             letter.replayed_at = now
