@@ -27,6 +27,7 @@ from harness import (
     rss_mb,
     scratch_environment,
 )
+from processes import api_process, celery_worker
 
 # Keep-alive connections the generator holds open; a request due while all are busy waits for one.
 CONNECTIONS = 64
@@ -157,9 +158,7 @@ def main() -> None:
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn processes")
     args = parser.parse_args()
 
-    from tests.utils.processes import api_process, celery_worker
-
-    with scratch_environment(redis_db=12):
+    with scratch_environment():
         key = bench_api_key()
         uvicorn_args = ["--workers", str(args.api_workers)] if args.api_workers > 1 else []
         with api_process(extra_args=uvicorn_args) as (api_url, api):

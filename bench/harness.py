@@ -1,4 +1,4 @@
-"""Shared set-up for the benchmarks: a scratch database and Redis db, real API and worker processes.
+"""Shared set-up for the benchmarks: a scratch database and Redis db, an API key, generated documents.
 
 Benchmarks talk only to 127.0.0.1. Run them from the repository root with `.venv/bin/python bench/<name>.py`.
 """
@@ -8,40 +8,33 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-PG_ADMIN_URL = os.environ.get("SIE_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_BASE_URL = os.environ.get("SIE_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+from scratch import DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_BASE_URL, ScratchServices
 
 
 @contextmanager
-def scratch_environment(redis_db: int = 14) -> Iterator[dict[str, str]]:
-    """A fresh PostgreSQL database and a flushed Redis db; sets the env before `sie` is imported."""
-    import psycopg
-    import redis
-
-    name = f"sie_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    redis_url = f"{REDIS_BASE_URL}/{redis_db}"
-    redis.Redis.from_url(redis_url).flushdb()
+def scratch_environment() -> Iterator[dict[str, str]]:
+    """A fresh, migrated PostgreSQL database and an empty Redis db of this run's own (as the tests get);
+    sets the environment, so call it before `sie` is imported."""
+    services = ScratchServices.reserve(
+        prefix="sie_bench",
+        pg_admin_url=os.environ.get("SIE_BENCH_PG_ADMIN_URL", DEFAULT_PG_ADMIN_URL),
+        redis_base_url=os.environ.get("SIE_BENCH_REDIS_URL", DEFAULT_REDIS_BASE_URL),
+    )
     env = {
         "ENVIRONMENT": "development",
-        "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
-        "REDIS_URL": redis_url,
+        **services.environment(),
         "API_SECRET_KEY": secrets.token_urlsafe(32),
         "SEARCH_BACKEND": "database",
         "LOG_LEVEL": "warning",
     }
     os.environ.update(env)
     os.environ.pop("MEILISEARCH_URL", None)
+    services.open()
+    # `sie` parses its settings once, at import: only now that the environment names this run's services.
     try:
         from sie.core.db import migrate
 
@@ -51,9 +44,7 @@ def scratch_environment(redis_db: int = 14) -> Iterator[dict[str, str]]:
         from sie.core.db import get_engine
 
         get_engine().dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        redis.Redis.from_url(redis_url).flushdb()
+        services.close()
 
 
 def bench_api_key(tenant: str = "bench") -> str:

@@ -6,14 +6,11 @@ Run once from the repository root and commit the files: `python bench/make_sampl
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from printed_text import render_text_image
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from tests.ocr.images import render_text_image  # noqa: E402 - needs the repository root on the path
-
 SAMPLES_DIR = REPO_ROOT / "src" / "sie" / "samples" / "images"
 
 # Receipt-sized: 600 x 800 pixels, eleven lines.

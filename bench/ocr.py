@@ -15,16 +15,10 @@ import argparse
 import os
 import resource
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from make_sample_images import RECEIPT_LINES, RECEIPT_SIZE  # noqa: E402
-
-from tests.ocr.images import render_text_image, scanned_pdf, words_found  # noqa: E402
+from make_sample_images import RECEIPT_LINES, RECEIPT_SIZE
+from printed_text import render_text_image, scanned_pdf, words_found
 
 A4_AT_150_DPI = (1240, 1754)
 PAGE_LINES = [
@@ -75,9 +69,9 @@ def main() -> None:
     import_seconds = time.perf_counter() - started
     if args.threads:
         torch.set_num_threads(args.threads)
-    from sie.core.engine import ocr
+    from sie.core.pipeline import ocr, ocr_engine
 
-    _, load_seconds, _ = timed_call(ocr.get_reader)
+    _, load_seconds, _ = timed_call(ocr_engine.get_reader)
     first, first_seconds, _ = timed_call(ocr.ocr_image, receipt)
 
     warm = [timed_call(ocr.ocr_image, receipt) for _ in range(args.repeats)]
@@ -86,7 +80,7 @@ def main() -> None:
     pages, pdf_seconds, pdf_cpu = timed_call(ocr.ocr_pdf_pages, pdf, list(range(1, args.pages + 1)))
 
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    device = ocr.get_reader().device
+    device = ocr_engine.get_reader().device
     print(f"device                 {device} (torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs)")
     print(f"load average (1 min)   {os.getloadavg()[0]:.2f}")
     print(f"cold: import           {import_seconds:.2f} s (torch + EasyOCR)")
@@ -106,8 +100,8 @@ def main() -> None:
         f"words {statistics.mean(words_found(' '.join(PAGE_LINES), p.text) for p in pages):.0%} found"
     )
     print(f"peak RSS               {peak_rss_mb:.0f} MB")
-    print(f"model loads            {ocr.reader_loads()}")
-    if ocr.reader_loads() != 1:
+    print(f"model loads            {ocr_engine.reader_loads()}")
+    if ocr_engine.reader_loads() != 1:
         raise SystemExit("the model was loaded more than once")
 
 

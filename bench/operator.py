@@ -23,14 +23,17 @@ sys.path.append(sys.path.pop(0))
 import argparse
 import asyncio
 import statistics
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from harness import bench_api_key, scratch_environment
+from kube_mock import GROUP_VERSION, declare_sie_resources, write_kubeconfig
+from processes import api_server
 
 NAMESPACE = "bench"
-GROUP_VERSION = "sie.example.com/v1alpha1"
 DEPLOYMENT = "sie-worker"
 
 
@@ -95,11 +98,11 @@ async def scale_latency(k8s: Any, trials: int) -> list[float]:
 
 async def replay_rate(k8s: Any, name: str, jobs: int, rate: int | None) -> tuple[float, float]:
     """(achieved jobs/s from the engine's replayed_at stamps, wall seconds to Succeeded)."""
+    from dead_jobs import make_dead_jobs
     from sqlalchemy import func, select
 
     from sie.core.db import session_scope
     from sie.core.models import DeadLetter
-    from tests.operator.dead_jobs import make_dead_jobs
 
     tenant = f"bench-{name}"
     await asyncio.to_thread(make_dead_jobs, tenant, jobs)
@@ -138,25 +141,17 @@ async def bench(args: argparse.Namespace) -> None:
 
     from sie.core.config import settings
     from sie.core.security import SYSTEM_SCOPES, create_api_key
-    from tests.operator.conftest import KINDS
-    from tests.utils.processes import api_server
 
-    async with kmock.KubernetesEmulator() as k8s, kmock.Server(k8s):
-        k8s.resources.load_bundled()
-        for plural, kind in KINDS.items():
-            k8s.resources[f"{GROUP_VERSION}/{plural}"] = kmock.ResourceInfo(
-                kind=kind, namespaced=True, verbs={"get", "list", "watch", "patch"}, subresources={"status"}
-            )
+    async with (
+        kmock.KubernetesEmulator() as k8s,
+        kmock.Server(k8s),
+        tempfile.TemporaryDirectory(prefix="sie-bench-") as config_dir,
+    ):
+        declare_sie_resources(k8s)
         import kubernetes
 
-        config = f"/tmp/sie-bench-kubeconfig-{uuid.uuid4().hex[:6]}"
-        with open(config, "w") as file:
-            file.write(
-                f"apiVersion: v1\nkind: Config\ncurrent-context: k\nclusters: [{{name: k, cluster: "
-                f"{{server: '{k8s.url}'}}}}]\nusers: [{{name: k, user: {{token: t}}}}]\n"
-                "contexts: [{name: k, context: {cluster: k, user: k}}]\n"
-            )
-        kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = config
+        config = write_kubeconfig(Path(config_dir) / "kubeconfig", k8s.url)
+        kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(config)
         from sie.core.db import session_scope
 
         with session_scope() as session:

@@ -16,6 +16,7 @@ import threading
 import time
 
 from harness import bench_api_key, news_documents, rss_mb, scratch_environment
+from processes import api_server, celery_worker, wait_until
 from throughput import nlp_ceiling
 
 SAMPLE_SECONDS = 2.0
@@ -74,10 +75,8 @@ def main() -> None:
     print(f"raw NLP ceiling (spaCy + VADER, {args.cores} processes): {ceiling:.1f} docs/s")
 
     os.environ["WORKER_MAX_TASKS_PER_CHILD"] = str(args.max_tasks_per_child)
-    with scratch_environment(redis_db=13):
+    with scratch_environment():
         import httpx
-
-        from tests.utils.processes import api_server, celery_worker, wait_until
 
         key = bench_api_key()
         with (

@@ -15,6 +15,7 @@ import os
 import time
 
 from harness import bench_api_key, news_documents, rss_mb, scratch_environment
+from processes import api_server, celery_worker, wait_until
 
 
 def _enrich_share(texts: list[str]) -> float:
@@ -40,7 +41,6 @@ def end_to_end(texts: list[str], cores: int, batch: int) -> dict[str, float]:
 
     from sie.core.db import session_scope
     from sie.core.models import Job
-    from tests.utils.processes import api_server, celery_worker, wait_until
 
     key = bench_api_key()
     headers = {"X-API-Key": key}

@@ -142,11 +142,11 @@ smoke_operator() {
 
 smoke_ocr_worker() {
     local image=$1 out
-    # Draw a line of text, then read it back through sie.core.engine.ocr with the baked-in weights, no network.
+    # Draw a line of text, then read it back through sie.core.pipeline.ocr with the baked-in weights, no network.
     out=$(podman run --rm --network none --read-only --tmpfs /tmp -e OCR_DEVICE=cpu "$image" python -c '
 import io, time
 from PIL import Image, ImageDraw, ImageFont
-from sie.core.engine.ocr import ocr_image_bytes
+from sie.core.pipeline.ocr import ocr_image_bytes
 image = Image.new("RGB", (900, 140), "white")
 ImageDraw.Draw(image).text((30, 30), "Invoice 4417 paid", fill="black", font=ImageFont.load_default(size=64))
 png = io.BytesIO()

@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -17,9 +14,10 @@ from sqlalchemy import create_engine, inspect
 
 from sie.core.db import get_engine
 from sie.core.models import Base
-from tests.conftest import PG_ADMIN_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.usefixtures("services")
 
 
 def alembic(*args: str, database_url: str) -> str:
@@ -34,16 +32,6 @@ def alembic(*args: str, database_url: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-@pytest.fixture
-def scratch_database() -> Iterator[str]:
-    name = f"sie_scratch_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # Alembic cannot compare expression indexes; this GIN index exists only in the migration (PostgreSQL).

@@ -28,8 +28,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import sie_operator.handlers  # noqa: F401  (registers the handlers)
     from sie.core.logging import configure_logging, get_logger
+    from sie.core.metrics import set_component
 
     configure_logging(config.log_level)
+    set_component("operator")
     log = get_logger("sie_operator")
     if config.operator_metrics_port:
         # Every interface: Prometheus scrapes the pod from outside.

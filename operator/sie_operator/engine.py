@@ -18,13 +18,12 @@ TIMEOUT_SECONDS = 30.0
 
 
 class EngineRejected(PermanentError):
-    """The API refused the request with a 4xx; `detail` says why."""
+    """The API refused the request with a 4xx (`status_code`); the message quotes the API's reason."""
 
     kind = "engine_rejected"
 
     def __init__(self, status_code: int, detail: str) -> None:
         self.status_code = status_code
-        self.detail = detail
         super().__init__(f"the SIE API answered {status_code}: {detail}")
 
 

@@ -17,7 +17,7 @@ from helm_python import Chart, _native
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "sie"
-CRD_DIR = REPO_ROOT / "k8s" / "crds"
+CRD_DIR = CHART_DIR / "crds"
 # Published schemas live beside the checkout (../shared/schemas), never copied into it.
 SHARED_SCHEMAS = REPO_ROOT.parent / "shared" / "schemas"
 PRODUCTION_VALUES = Path(__file__).with_name("values-production.yaml")

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bench.scratch import ScratchServices
 from tests.delivery.chart_render import (
     KIND_VALUES,
     MONITORING_API,
@@ -15,6 +16,11 @@ from tests.delivery.chart_render import (
     load_values,
     render,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_services(services: ScratchServices) -> None:
+    """Every test in this folder runs on the run's PostgreSQL database and Redis db (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

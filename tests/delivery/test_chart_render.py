@@ -37,7 +37,7 @@ from tests.delivery.chart_render import (
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 TASK_TIME_LIMIT = 600
 OCR_AT_ZERO = {"ocrWorker": {"replicaCount": 0, "scaler": {"enabled": False}}}
-# Kinds no built-in schema covers: ours and kopf's (checked against k8s/crds), kube-prometheus-stack's.
+# Kinds no built-in schema covers: ours and kopf's (checked against charts/sie/crds), kube-prometheus-stack's.
 CRD_KINDS = {"WorkerScaler", "KopfPeering", "ClusterKopfPeering"}
 CUSTOM_KINDS = CRD_KINDS | {"ServiceMonitor", "PrometheusRule"}
 CLUSTER_WATCH = {"operator": {"watch": "cluster"}}
@@ -85,14 +85,14 @@ def test_no_two_resources_share_a_kind_and_name(any_render: Rendered) -> None:
 
 
 def crd_schema(kind: str, api_version: str) -> dict[str, Any]:
-    """The schema of the CRD serving this kind and version, from whichever file in k8s/crds holds it."""
+    """The schema of the CRD serving this kind and version, from whichever chart CRD file holds it."""
     group, version = api_version.split("/")
     for path in sorted(CRD_DIR.glob("*.y*ml")):
         for crd in (doc for doc in yaml.safe_load_all(path.read_text()) if doc):
             if crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind:
                 (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
                 return served["schema"]["openAPIV3Schema"]
-    pytest.fail(f"no CRD in k8s/crds serves {kind} {api_version}")
+    pytest.fail(f"no CRD in charts/sie/crds serves {kind} {api_version}")
 
 
 def test_custom_resources_match_their_crds(any_render: Rendered) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sie.demo import corpus_inputs
-from tests.utils.processes import free_port, wait_until
+from bench.processes import answers_ok, free_port, wait_until
+from sie.demo.corpus import corpus_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -87,14 +87,7 @@ def test_demo_reports_the_whole_corpus_then_serves_the_api(tmp_path: Path) -> No
 
         api_key = re.search(r"demo API key \(tenant 'demo', shown once\): (sie_\S+)", output).group(1)
         base_url = f"http://127.0.0.1:{port}"
-
-        def serving() -> bool:
-            try:
-                return httpx.get(f"{base_url}/health", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(serving, timeout=60, what="the demo API")
+        wait_until(lambda: answers_ok(f"{base_url}/health", timeout=2), timeout=60, what="the demo API")
         health = httpx.get(f"{base_url}/health").json()
         assert health["queue"] == "in-process" and health["search_backend"] == "database"
         hits = httpx.get(

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from sie import demo
+from sie.demo import corpus
 from tests.utils.files import make_png
 
 
 def test_bundled_corpus_holds_text_pages_and_both_feed_formats() -> None:
-    inputs, _ = demo.corpus_inputs()
+    inputs, _ = corpus.corpus_inputs()
     suffixes = Counter(upload.path.suffix for upload in inputs.uploads)
     feeds = Counter(document.body["source"] for document in inputs.documents)
     assert suffixes[".txt"] >= 10 and suffixes[".html"] >= 8
@@ -33,8 +33,8 @@ def samples_with_an_image(tmp_path: Path) -> Path:
 def test_images_are_skipped_with_a_note_without_the_ocr_extra(
     samples_with_an_image: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(demo, "ocr_available", lambda: False)
-    inputs, note = demo.corpus_inputs(samples_with_an_image)
+    monkeypatch.setattr(corpus, "ocr_available", lambda: False)
+    inputs, note = corpus.corpus_inputs(samples_with_an_image)
     assert [upload.path.name for upload in inputs.uploads] == ["story.txt"]
     assert note is not None and "1 sample image(s) skipped" in note and "OCR extra" in note
 
@@ -42,7 +42,7 @@ def test_images_are_skipped_with_a_note_without_the_ocr_extra(
 def test_images_are_uploaded_for_ocr_when_the_extra_is_installed(
     samples_with_an_image: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(demo, "ocr_available", lambda: True)
-    inputs, note = demo.corpus_inputs(samples_with_an_image)
+    monkeypatch.setattr(corpus, "ocr_available", lambda: True)
+    inputs, note = corpus.corpus_inputs(samples_with_an_image)
     assert [upload.path.name for upload in inputs.uploads] == ["story.txt", "scan.png"]
     assert note is None

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.processes import api_server, celery_worker
 from sie.ingest_client import collect_inputs, run
 from tests.utils.api import make_key
 from tests.utils.files import make_text_pdf
-from tests.utils.processes import api_server, celery_worker
 
 SIE = str(Path(sys.executable).with_name("sie"))
 

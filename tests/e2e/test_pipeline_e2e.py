@@ -14,11 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bench.processes import api_server, celery_worker, child_pids, wait_until
 from sie.core.db import session_scope
 from sie.core.models import Document, DocumentEntity, Job
 from tests.utils.api import make_key
 from tests.utils.corpus import known_documents
-from tests.utils.processes import api_server, celery_worker, child_pids, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,15 @@ import pytest
 import redis
 from kombu.transport.redis import Channel
 
+from bench.scratch import ScratchServices
 from sie.core.engine.backlog import UNACKED_HASH, priority_lists
 from sie.core.engine.queue import make_celery_app
 from sie.core.queues import ALL_QUEUES, DEAD_LETTER_LIST
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_services(services: ScratchServices) -> None:
+    """Every test in this folder runs on the run's PostgreSQL database and Redis db (tests/conftest.py)."""
 
 
 def _broker_keys() -> list[str]:

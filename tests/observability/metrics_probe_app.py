@@ -12,7 +12,7 @@ import time
 
 from sie.core import metrics
 from sie.core.engine.queue import make_celery_app
-from sie.core.metrics import connect_worker_metrics_signals
+from sie.core.engine.worker_app import connect_worker_metrics_signals
 from sie.core.queues import TASK_PROCESS_JOBS
 from sie.core.redis import redis_client
 

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import yaml
 
+from bench.processes import answers_ok, free_port, wait_until
 from tests.observability.support import ALERTMANAGER_FILE, RULES_FILE, require_binary
-from tests.utils.processes import free_port, wait_until
 
 RECEIVER_FOR_SEVERITY = {"critical": "pager", "warning": "chat", "info": "null"}
 
@@ -130,15 +130,8 @@ def alertmanager(tmp_path: Path, capture: Capture) -> Iterator[str]:
         stderr=(tmp_path / "alertmanager.log").open("wb"),
     )
     url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_until(ready, timeout=30, what="Alertmanager to start")
+        wait_until(lambda: answers_ok(f"{url}/-/ready"), timeout=30, what="Alertmanager to start")
         yield url
     finally:
         process.terminate()

@@ -12,6 +12,7 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
+from bench.processes import free_port
 from sie.core.engine.backlog import (
     UNACKED_HASH,
     QueueBacklog,
@@ -30,7 +31,6 @@ from sie.core.queues import (
     TASK_PROCESS_JOBS,
 )
 from tests.observability.support import REPO_ROOT
-from tests.utils.processes import free_port
 
 
 def send(producer: Any, queue: str, priorities: list[int | None]) -> None:

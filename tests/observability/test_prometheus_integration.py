@@ -24,6 +24,7 @@ import httpx
 import pytest
 import yaml
 
+from bench.processes import answers_ok, api_server, celery_worker, free_port, wait_until
 from sie.core.db import session_scope
 from sie.core.repository.dead_letters import dead_letter_count
 from tests.observability.support import (
@@ -37,7 +38,6 @@ from tests.observability.support import (
 )
 from tests.utils.api import make_key
 from tests.utils.corpus import known_documents
-from tests.utils.processes import api_server, celery_worker, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -147,15 +147,8 @@ def running_prometheus(tmp_path: Path, targets: dict[str, str]) -> Iterator[Prom
         stderr=(tmp_path / "prometheus.log").open("wb"),
     )
     prometheus = Prometheus(f"http://127.0.0.1:{port}")
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{prometheus.url}/-/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_until(ready, timeout=60, what="Prometheus to start")
+        wait_until(lambda: answers_ok(f"{prometheus.url}/-/ready"), timeout=60, what="Prometheus to start")
         yield prometheus
     finally:
         process.terminate()

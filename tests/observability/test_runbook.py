@@ -7,15 +7,11 @@ they run inside the pod. Commands that need a cluster (`kubectl get`, `kubectl l
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-import pytest
 import redis
 import yaml
 
@@ -119,19 +115,6 @@ def test_the_rate_limit_commands_show_a_keys_window(broker: redis.Redis) -> None
     assert run_here(get.replace("<key id>", key_id)).strip() == "4"
     assert 0 < int(run_here(ttl.replace("<key id>", key_id))) <= 60
     broker.delete(f"rate_limit:{key_id}:normal")
-
-
-@pytest.fixture
-def scratch_database() -> Iterator[str]:
-    """An empty database of its own: the runbook's commands write (migrate, keys, replays)."""
-    session_url = os.environ["DATABASE_URL"]
-    name = f"sie_runbook_{uuid.uuid4().hex[:10]}"
-    admin_url = session_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield session_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_every_sie_redis_and_postgres_command_runs_as_written(

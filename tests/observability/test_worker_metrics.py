@@ -16,12 +16,12 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 import sie
+from bench.processes import celery_worker, free_port, wait_until
 from sie.core.engine.backlog import QueueBacklog, queue_backlog
 from sie.core.metrics import start_worker_metrics_server
 from sie.core.queues import QUEUE_NORMAL, TASK_PROCESS_JOBS
 from tests.observability.metrics_probe_app import PIDS_KEY, PROBE_SOURCE, RELEASE_KEY
 from tests.observability.support import REPO_ROOT
-from tests.utils.processes import celery_worker, free_port, wait_until
 
 PROBE_APP = "tests.observability.metrics_probe_app"
 

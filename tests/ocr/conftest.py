@@ -11,13 +11,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.scratch import ScratchServices
 from sie.core.config import settings
 from sie.core.db import session_scope
-from sie.core.engine.jobs import read_text, run_jobs
+from sie.core.engine.jobs.readers import read_text, read_text_with_ocr
+from sie.core.engine.jobs.run import run_jobs
 from sie.core.models import Job
 from sie.core.queues import QUEUE_OCR
 from tests.utils.api import TestKey, api_client_with_queue, make_key
 from tests.worker.test_job_runner import RecordingQueue
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_services(services: ScratchServices) -> None:
+    """Every test in this folder runs on the run's PostgreSQL database and Redis db (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -64,8 +71,6 @@ class Uploader:
     def process(self, accepted: dict[str, Any]) -> None:
         """Run the job: on the general worker first if it was queued there, then on the OCR worker
         if the general worker routed it to the `ocr` queue (as a real deployment would)."""
-        from sie.core.engine.ocr import read_text_with_ocr
-
         job_id = uuid.UUID(accepted["job_id"])
         if job_queue(job_id) != QUEUE_OCR:
             run_jobs([job_id], queue=self.queue, reader=read_text)

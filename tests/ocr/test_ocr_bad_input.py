@@ -9,11 +9,11 @@ import zlib
 
 import pytest
 
+from bench.printed_text import encode, render_text_image
 from sie.core.engine.ingest import NewDocument, ingest
-from sie.core.engine.jobs import run_jobs
-from sie.core.engine.ocr import read_text_with_ocr
+from sie.core.engine.jobs.readers import read_text_with_ocr
+from sie.core.engine.jobs.run import run_jobs
 from tests.ocr.conftest import Uploader
-from tests.ocr.images import encode, render_text_image
 from tests.utils.files import make_blank_pdf
 from tests.worker.test_job_runner import RecordingQueue, job_row
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from bench.printed_text import concatenate_pdfs, encode, render_text_image, scanned_pdf, words_found
 from sie.core.config import settings
+from sie.core.pipeline.ocr import ocr_image_bytes
+from sie.core.pipeline.ocr_engine import reader_loads
 from sie.core.queues import QUEUE_NORMAL, QUEUE_OCR
 from tests.ocr.conftest import Uploader
-from tests.ocr.images import concatenate_pdfs, encode, render_text_image, scanned_pdf, words_found
 from tests.utils.files import make_text_pdf
 
 # Distinct words per test, so a search hit can only come from the document that test uploaded.
@@ -115,8 +117,6 @@ def test_no_ocr_leaves_a_scanned_pdf_without_text_and_fails_it(uploader: Uploade
 def test_words_below_the_confidence_floor_are_stored_but_not_indexed(
     uploader: Uploader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sie.core.engine.ocr import ocr_image_bytes
-
     data = encode(render_text_image(["Pelican waterfront ferry", "Lantern harbour crossing"]), "PNG")
     # Learn what the model reads on this image and how sure it is, then put the floor between the two lines.
     monkeypatch.setattr(settings, "ocr_confidence_floor", 1.0)
@@ -138,8 +138,6 @@ def test_words_below_the_confidence_floor_are_stored_but_not_indexed(
 
 
 def test_the_model_is_loaded_once_per_process_across_jobs(uploader: Uploader) -> None:
-    from sie.core.engine.ocr import reader_loads
-
     for lines in (["Granite quarry tour"], ["Saffron spice merchant"]):
         accepted = uploader.upload(encode(render_text_image(lines), "PNG"), "note.png")
         uploader.process(accepted)

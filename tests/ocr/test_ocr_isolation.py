@@ -1,5 +1,5 @@
-"""torch and EasyOCR stay in the OCR worker: the API, the general worker and `sie.core.engine.ocr` itself
-(until it reads an image) never import them."""
+"""torch and EasyOCR stay in the OCR worker: the API, the general worker and the OCR stage
+(`sie.core.pipeline.ocr`, until it reads an image) never import them."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import os
 import subprocess
 import sys
 
-from tests.utils.processes import REPO_ROOT
+from bench.processes import REPO_ROOT
 
 PROBE = """
 import sys
 import sie_api.main, sie_worker.celery_app
-import sie.core.engine.ocr  # imports torch and EasyOCR only when a model is needed
-from sie.core.engine.jobs import read_text, run_jobs
+import sie.core.engine.runtime
+import sie.core.pipeline.ocr  # imports torch and EasyOCR only when a model is needed
+from sie.core.engine.jobs.readers import read_text, read_text_with_ocr
+from sie.core.engine.jobs.run import run_jobs
 from sie.core.pipeline.extract import extract
-from tests.ocr.images import render_text_image, scanned_pdf
+from bench.printed_text import render_text_image, scanned_pdf
 assert extract(scanned_pdf([render_text_image(["Scanned"])])).needs_ocr
 print(sorted(name for name in ("torch", "easyocr", "cv2") if name in sys.modules))
 """

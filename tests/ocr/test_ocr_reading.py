@@ -6,9 +6,10 @@ from io import BytesIO
 
 from PIL import Image
 
-from sie.core.engine.ocr import document_confidence, ocr_image_bytes, page_from_boxes
+from bench.printed_text import render_text_image, words_found
+from sie.core.pipeline import ocr_engine
+from sie.core.pipeline.ocr import document_confidence, ocr_image_bytes, page_from_boxes
 from sie.core.pipeline.types import OcrWord, PageText
-from tests.ocr.images import render_text_image, words_found
 
 
 def box(left: float, top: float, right: float, bottom: float) -> list[list[float]]:
@@ -83,14 +84,12 @@ def test_text_on_a_transparent_background_is_read() -> None:
 def test_torch_threads_follow_the_container_cpu_limit(tmp_path, monkeypatch) -> None:
     import torch
 
-    from sie.core.engine import ocr
-
     cpu_max = tmp_path / "cpu.max"
     cpu_max.write_text("100000 100000\n")  # a pod limited to one CPU, on a machine with more cores
-    monkeypatch.setattr(ocr, "CGROUP_CPU_MAX", cpu_max)
+    monkeypatch.setattr(ocr_engine, "CGROUP_CPU_MAX", cpu_max)
     previous = torch.get_num_threads()
     try:
-        assert ocr.select_device() == "cpu"
+        assert ocr_engine.select_device() == "cpu"
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(previous)

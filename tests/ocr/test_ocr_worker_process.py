@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.ocr.images import encode, render_text_image, words_found
+from bench.printed_text import encode, render_text_image, words_found
+from bench.processes import REPO_ROOT, celery_worker, wait_until
 from tests.utils.api import make_key
-from tests.utils.processes import REPO_ROOT, celery_worker, wait_until
 
 pytestmark = pytest.mark.slow
 

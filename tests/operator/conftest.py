@@ -1,9 +1,9 @@
 """The operator's test bench: kmock as the Kubernetes API, the real SIE API in a uvicorn process,
 the real Redis and PostgreSQL of the test session, and the operator under `kopf.testing.KopfRunner`.
 
-kmock's quirks (shared/design/offline-stack.md): its bundled builtin resources must be loaded and
-our custom resources declared; objects need `uid` and `resourceVersion`, which it never sets; it
-does not bump `generation` or run admission, so tests set what the API server would.
+kmock's quirks (shared/design/offline-stack.md; `bench/kube_mock.py` declares our resources):
+objects need `uid` and `resourceVersion`, which it never sets; it does not bump `generation` or
+run admission, so tests set what the API server would.
 """
 
 from __future__ import annotations
@@ -23,20 +23,20 @@ import sie_operator.handlers  # noqa: F401  (imported once here, not concurrentl
 from kopf.testing import KopfRunner
 from pydantic import SecretStr
 
+from bench.kube_mock import GROUP_VERSION, KINDS, declare_sie_resources, write_kubeconfig
+from bench.processes import api_server
+from bench.scratch import ScratchServices
 from sie.core.config import settings
 from sie.core.queues import QUEUE_EPOCH_KEY
 from sie.core.redis import redis_client
 from sie.core.security import SYSTEM_SCOPES
 from tests.utils.api import TestKey, make_key
-from tests.utils.processes import api_server
 
-GROUP_VERSION = "sie.example.com/v1alpha1"
-KINDS = {
-    "ingestionsources": "IngestionSource",
-    "workerscalers": "WorkerScaler",
-    "deadletterreplays": "DeadLetterReplay",
-}
 NAMESPACE = "sie-test"
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_services(services: ScratchServices) -> None:
+    """Every test in this folder runs on the run's PostgreSQL database and Redis db (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")
@@ -59,21 +59,8 @@ def system_key() -> TestKey:
 @pytest.fixture
 def k8s(kmock: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """kmock serving our three resources, with a kubeconfig that points kopf and the client at it."""
-    kmock.resources.load_bundled()
-    for plural, kind in KINDS.items():
-        kmock.resources[f"{GROUP_VERSION}/{plural}"] = kmock.ResourceInfo(
-            kind=kind,
-            namespaced=True,
-            verbs={"get", "list", "watch", "patch", "create", "delete"},
-            subresources={"status"},
-        )
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: kmock\n"
-        f"clusters: [{{name: kmock, cluster: {{server: '{kmock.url}'}}}}]\n"
-        "users: [{name: kmock, user: {token: test-token}}]\n"
-        "contexts: [{name: kmock, context: {cluster: kmock, user: kmock}}]\n"
-    )
+    declare_sie_resources(kmock)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", kmock.url)
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     # The client reads KUBECONFIG once, when it is first imported.
     monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))

@@ -18,8 +18,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from sie.core.errors import SourceConfigError
+from sie.core.sources.registry import SOURCE_TYPES, check_source_config
+
 REPO = Path(__file__).resolve().parents[2]
-CRDS = REPO / "k8s" / "crds"
+CRDS = REPO / "charts" / "sie" / "crds"
 EXAMPLES = REPO / "k8s" / "examples"
 BAD_SPECS = Path(__file__).parent / "bad_specs"
 PLURALS = {
@@ -161,3 +164,28 @@ def test_url_list_takes_urls_or_a_list_document_but_not_both() -> None:
     assert admission_errors(source) == []
     source["spec"]["url"] = "https://example.com/list.txt"
     assert admission_errors(source) != []
+
+
+LOCATION_SHAPES = {
+    "url": {"url": "https://example.com/listing"},
+    "urls": {"urls": ["https://example.com/a"]},
+    "both": {"url": "https://example.com/listing", "urls": ["https://example.com/a"]},
+    "neither": {},
+}
+
+
+def engine_accepts(type_name: str, shape: dict[str, Any]) -> bool:
+    try:
+        check_source_config(type_name, url=shape.get("url"), urls=shape.get("urls", []))
+    except SourceConfigError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("shape", sorted(LOCATION_SHAPES))
+@pytest.mark.parametrize("type_name", list(SOURCE_TYPES))
+def test_the_crd_and_the_engine_agree_on_url_and_urls(type_name: str, shape: str) -> None:
+    source = yaml.safe_load((EXAMPLES / "ingestionsource.yaml").read_text())
+    source["spec"] = {"type": type_name, "tenant": "acme", **LOCATION_SHAPES[shape]}
+    crd_accepts = admission_errors(source) == []
+    assert crd_accepts == engine_accepts(type_name, LOCATION_SHAPES[shape])

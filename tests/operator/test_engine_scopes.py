@@ -10,10 +10,10 @@ import redis
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from bench.dead_jobs import make_dead_jobs
 from sie.cli import app as cli
 from sie.core.queues import DEAD_LETTER_LIST
 from sie.core.security import SYSTEM_SCOPES
-from tests.operator.dead_jobs import make_dead_jobs
 from tests.utils.api import make_key
 
 FEED = {"type": "rss", "url": "http://127.0.0.1:9/feed.xml", "interval": "1h"}

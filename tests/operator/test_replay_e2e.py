@@ -15,10 +15,10 @@ import pytest
 import redis
 from sie_operator.status import parse_time
 
+from bench.dead_jobs import job_statuses, make_dead_jobs, pending_letters
 from sie.core.engine.backlog import priority_lists
 from sie.core.queues import DEAD_LETTER_LIST, QUEUE_NORMAL
 from tests.operator.conftest import eventually, new_object, object_url, resource_status
-from tests.operator.dead_jobs import job_statuses, make_dead_jobs, pending_letters
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
 

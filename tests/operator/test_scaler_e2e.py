@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import redis
 
+from bench.dead_jobs import make_dead_jobs
 from sie.core.engine.backlog import priority_lists
 from sie.core.engine.queue import celery_producer
 from sie.core.queues import DEAD_LETTER_LIST, QUEUE_NORMAL, TASK_PROCESS_JOBS
 from tests.operator.conftest import NAMESPACE, condition, eventually, new_object, object_url, resource_status
-from tests.operator.dead_jobs import make_dead_jobs
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
 

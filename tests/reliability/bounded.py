@@ -15,7 +15,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 
-from tests.utils.processes import REPO_ROOT
+from bench.processes import REPO_ROOT
 
 _TEMPLATE = """
 import json, resource, time

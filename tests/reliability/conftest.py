@@ -18,11 +18,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.scratch import ScratchServices
 from tests.reliability.stack import PrivatePostgres, PrivateRedis, Stack
 from tests.utils.api import api_client_with_queue
 from tests.worker.test_job_runner import RecordingQueue
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_services(services: ScratchServices) -> None:
+    """Every test in this folder runs on the run's PostgreSQL database and Redis db (tests/conftest.py)."""
 
 
 def _is_loopback_literal(host: str) -> bool:

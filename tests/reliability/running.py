@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import select
 
 from sie.core.db import session_scope
-from sie.core.engine.jobs import read_text, run_jobs
+from sie.core.engine.jobs.readers import read_text, read_text_with_ocr
+from sie.core.engine.jobs.run import run_jobs
 from sie.core.models import Job
 from sie.core.queues import QUEUE_OCR, JobQueue
 
@@ -15,8 +16,6 @@ from sie.core.queues import QUEUE_OCR, JobQueue
 def run_job(job_id: uuid.UUID, queue: JobQueue) -> Job:
     """Run a job on the worker its queue names: the general worker, then the OCR worker if it
     routed the job to `ocr` (or it was an OCR job from the start). Returns the job afterwards."""
-    from sie.core.engine.ocr import read_text_with_ocr
-
     if job_after(job_id).queue != QUEUE_OCR:
         run_jobs([job_id], queue=queue, reader=read_text)
     if job_after(job_id).queue == QUEUE_OCR:

@@ -37,9 +37,9 @@ import redis
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
+from bench.processes import REPO_ROOT, api_process, celery_worker, free_port, wait_until
 from sie.core.models import Job
 from tests.utils.api import TestKey, add_key
-from tests.utils.processes import REPO_ROOT, api_process, celery_worker, free_port, wait_until
 
 SIE_COMMAND = str(Path(sys.executable).with_name("sie"))
 

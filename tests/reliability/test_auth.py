@@ -22,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bench.processes import REPO_ROOT
 from sie.core import security
 from sie.core.config import settings
 from sie.core.db import session_scope
@@ -30,7 +31,6 @@ from sie.core.models import DeadLetter, Job
 from sie.core.security import DEFAULT_SCOPES
 from tests.reliability.running import run_job
 from tests.utils.api import make_key
-from tests.utils.processes import REPO_ROOT
 from tests.worker.test_job_runner import RecordingQueue
 
 SIE = str(Path(sys.executable).with_name("sie"))

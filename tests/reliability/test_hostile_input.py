@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.processes import api_process
 from sie.core.config import settings
 from sie.core.errors import FetchFailed, UnsupportedContent
 from sie.core.fetch import fetch_url
@@ -25,7 +26,6 @@ from tests.reliability.bombs import many_page_pdf, png_claiming
 from tests.reliability.bounded import measure
 from tests.reliability.running import run_job
 from tests.utils.api import make_key
-from tests.utils.processes import api_process
 from tests.worker.test_job_runner import RecordingQueue
 
 pytestmark = pytest.mark.timeout(600)
@@ -94,7 +94,7 @@ def test_an_image_pixel_bomb_is_refused_from_its_header(maker: str, side: int) -
         finally:
             outcome["result"] = "torch" in sys.modules
         """,
-        setup=f"import sys\nfrom sie.core.engine.ocr import ocr_image_bytes\n"
+        setup=f"import sys\nfrom sie.core.pipeline.ocr import ocr_image_bytes\n"
         f"from tests.reliability.bombs import {maker}\ndata = {maker}({side}, {side})",
     )
     assert measured.error == "ContentTooLarge"

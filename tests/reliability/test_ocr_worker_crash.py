@@ -17,10 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bench.printed_text import encode, render_text_image
+from bench.processes import child_pids, wait_until
 from sie.core.models import DeadLetter, Job
-from tests.ocr.images import encode, render_text_image
 from tests.reliability.stack import Stack, assert_no_secret_in_logs, jobs_done
-from tests.utils.processes import child_pids, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

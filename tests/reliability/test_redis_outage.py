@@ -12,6 +12,7 @@ import httpx
 import pytest
 from kombu import Connection, Queue
 
+from bench.processes import wait_until
 from sie.core.engine.broker import TRANSPORT_NAME
 from tests.reliability.stack import (
     PrivateRedis,
@@ -21,7 +22,6 @@ from tests.reliability.stack import (
     http_site,
     ingest_through_outage,
 )
-from tests.utils.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bench.processes import wait_until
 from sie.core.models import Document
 from tests.reliability.stack import Stack, TcpGate, assert_no_secret_in_logs
 from tests.utils.meili_fake import MeiliFake
-from tests.utils.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 import pytest
 
+from bench.processes import wait_until
 from tests.reliability.stack import Stack, assert_no_secret_in_logs, http_site
-from tests.utils.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

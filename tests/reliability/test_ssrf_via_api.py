@@ -10,6 +10,7 @@ with `fetch_refused` and no connection may ever have been tried.
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -18,7 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from sie.core.pipeline import fetch
+from sie.core.fetch import client as fetch_client
 from tests.reliability.running import run_job
 from tests.reliability.stack import http_site
 from tests.utils.api import make_key
@@ -70,10 +71,11 @@ def redirector() -> Iterator[int]:
 def stub_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
     def resolve(host: str) -> list[str]:
         if host not in NAMES:
-            raise fetch.socket.gaierror(fetch.socket.EAI_NONAME, "Name or service not known")
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return NAMES[host]
 
-    monkeypatch.setattr(fetch, "resolve_with_getaddrinfo", resolve)
+    # The client's default resolver, looked up when each fetch starts.
+    monkeypatch.setattr(fetch_client, "resolve_with_getaddrinfo", resolve)
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bench.processes import child_pids, wait_until
 from sie.core.models import Document, DocumentEntity, Job
 from tests.reliability.stack import Stack, kill_process_group
-from tests.utils.processes import child_pids, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -6,7 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.scratch import ScratchServices
 from tests.utils.meili_fake import MeiliFake
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_services(services: ScratchServices) -> None:
+    """Every test in this folder runs on the run's PostgreSQL database and Redis db (tests/conftest.py)."""
 
 
 @pytest.fixture

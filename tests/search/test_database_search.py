@@ -17,7 +17,9 @@ from sie.core.db import get_engine, session_scope
 from sie.core.errors import ServiceUnavailable
 from sie.core.models import Base, Document, DocumentEntity, DocumentStatus
 from sie.core.search import DatabaseSearch, SearchDocument, SearchQuery
-from sie.core.search.database import PG_DOCUMENT_VECTOR, fts5_expression, leading_snippet
+from sie.core.search.database import leading_snippet
+from sie.core.search.postgres import PG_DOCUMENT_VECTOR
+from sie.core.search.sqlite_fts import fts5_expression
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

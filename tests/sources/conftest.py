@@ -8,11 +8,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from bench.scratch import ScratchServices
 from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.engine.scheduler import SourceScheduler
 from sie.core.models import Source, utcnow
 from tests.sources.sources_site import Site, start_site
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_services(services: ScratchServices) -> None:
+    """Every test in this folder runs on the run's PostgreSQL database and Redis db (tests/conftest.py)."""
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sie.core import metrics
 from sie.core.config import settings
 from sie.core.db import session_scope
-from sie.core.engine.jobs import run_jobs
+from sie.core.engine.jobs.run import run_jobs
 from sie.core.engine.scheduler import SourceScheduler
 from sie.core.models import Job
 from tests.sources.source_helpers import (

@@ -14,9 +14,12 @@ from sqlalchemy import func, select, update
 
 from sie.core.config import settings
 from sie.core.db import session_scope
-from sie.core.engine import jobs as jobs_module
+from sie.core.engine import indexing
 from sie.core.engine.deadletter import replay_dead_letters, sync_dead_letter_list
 from sie.core.engine.ingest import NewDocument, ingest
+from sie.core.engine.jobs.claim import claim_jobs
+from sie.core.engine.jobs.outcome import finish_failure
+from sie.core.engine.jobs.run import run_jobs
 from sie.core.engine.relay import reindex_once, relay_once
 from sie.core.errors import FetchTransientError, ServiceUnavailable
 from sie.core.models import DeadLetter, Document, DocumentEntity, Job, utcnow
@@ -100,7 +103,7 @@ def test_text_document_is_enriched_stored_and_searchable() -> None:
     owner = tenant()
     text = "Apple opened a wonderful new office in Berlin. Tim Cook was delighted and praised the team."
     [job_id] = submit(owner, NewDocument(text=text, title="Apple in Berlin"))
-    jobs_module.run_jobs([job_id], queue=RecordingQueue())
+    run_jobs([job_id], queue=RecordingQueue())
 
     job = job_row(job_id)
     assert job.status == "done" and job.attempts == 1
@@ -117,10 +120,10 @@ def test_text_document_is_enriched_stored_and_searchable() -> None:
 def test_redelivered_job_changes_nothing() -> None:
     owner = tenant()
     [job_id] = submit(owner, NewDocument(text="Microsoft hired engineers in Dublin and Seattle."))
-    jobs_module.run_jobs([job_id], queue=RecordingQueue())
+    run_jobs([job_id], queue=RecordingQueue())
     first = document_of(job_id)
     # A second delivery of the same message (acks_late after a crash) finds the job done.
-    jobs_module.run_jobs([job_id], queue=RecordingQueue())
+    run_jobs([job_id], queue=RecordingQueue())
     with session_scope() as session:
         documents = session.scalar(select(func.count()).select_from(Document).where(Document.tenant == owner))
         entity_rows = session.scalar(
@@ -134,9 +137,9 @@ def test_redelivered_job_changes_nothing() -> None:
 def test_crashed_attempt_is_finished_by_the_redelivery() -> None:
     [job_id] = submit(tenant(), NewDocument(text="Nokia shipped phones from Espoo."))
     # A worker claimed it and died before storing: the job is left `running`.
-    jobs_module.claim_jobs([job_id])
+    claim_jobs([job_id])
     assert job_row(job_id).status == "running"
-    jobs_module.run_jobs([job_id], queue=RecordingQueue())
+    run_jobs([job_id], queue=RecordingQueue())
     assert job_row(job_id).status == "done" and job_row(job_id).attempts == 2
 
 
@@ -149,7 +152,7 @@ def test_url_document_is_fetched_and_extracted(site: str) -> None:
         b"<footer>Copyright</footer></body></html>",
     )
     [job_id] = submit(tenant(), NewDocument(url=f"{site}/article"))
-    jobs_module.run_jobs([job_id], queue=RecordingQueue())
+    run_jobs([job_id], queue=RecordingQueue())
     document = document_of(job_id)
     assert document.status == "done" and document.title == "Rome News"
     assert "Tiber" in (document.text or "") and "Menu" not in (document.text or "")
@@ -161,9 +164,9 @@ def test_same_content_from_a_url_is_a_duplicate(site: str) -> None:
     text = f"Unique plain words {uuid.uuid4()} about Oslo."
     SiteHandler.pages["/dup"] = (200, "text/plain", text.encode())
     [first] = submit(owner, NewDocument(text=text))
-    jobs_module.run_jobs([first], queue=RecordingQueue())
+    run_jobs([first], queue=RecordingQueue())
     [second] = submit(owner, NewDocument(url=f"{site}/dup"))
-    jobs_module.run_jobs([second], queue=RecordingQueue())
+    run_jobs([second], queue=RecordingQueue())
     assert job_row(second).status == "done"
     duplicate = document_of(second)
     assert duplicate.status == "duplicate" and duplicate.duplicate_of == document_of(first).id
@@ -172,7 +175,7 @@ def test_same_content_from_a_url_is_a_duplicate(site: str) -> None:
 def test_permanent_failure_fails_the_job_with_its_reason(site: str) -> None:
     [job_id] = submit(tenant(), NewDocument(url=f"{site}/missing"))
     queue = RecordingQueue()
-    jobs_module.run_jobs([job_id], queue=queue)
+    run_jobs([job_id], queue=queue)
     job = job_row(job_id)
     assert job.status == "failed" and "404" in (job.error or "")
     assert document_of(job_id).status == "failed"
@@ -181,7 +184,7 @@ def test_permanent_failure_fails_the_job_with_its_reason(site: str) -> None:
 
 def test_refused_address_fails_without_retry() -> None:
     [job_id] = submit(tenant(), NewDocument(url="http://169.254.169.254/latest/meta-data/"))
-    jobs_module.run_jobs([job_id], queue=RecordingQueue())
+    run_jobs([job_id], queue=RecordingQueue())
     job = job_row(job_id)
     assert job.status == "failed" and job.error_kind == "fetch_refused"
 
@@ -192,7 +195,7 @@ def test_transient_failures_retry_with_backoff_then_dead_letter(site: str, redis
     delays: list[float] = []
     for attempt in range(1, settings.task_max_retries + 2):
         queue = RecordingQueue()
-        jobs_module.run_jobs([job_id], queue=queue)
+        run_jobs([job_id], queue=queue)
         job = job_row(job_id)
         assert job.attempts == attempt
         if attempt <= settings.task_max_retries:
@@ -218,12 +221,12 @@ def test_two_deliveries_at_once_record_one_outcome(
     monkeypatch.setattr(settings, "task_max_retries", 2)
     SiteHandler.pages["/down-twice"] = (503, "text/plain", b"busy")
     [job_id] = submit(tenant(), NewDocument(url=f"{site}/down-twice"))
-    jobs_module.run_jobs([job_id], queue=RecordingQueue())  # attempt 1: retry scheduled
-    [earlier] = jobs_module.claim_jobs([job_id])  # attempt 2, still running when...
+    run_jobs([job_id], queue=RecordingQueue())  # attempt 1: retry scheduled
+    [earlier] = claim_jobs([job_id])  # attempt 2, still running when...
     queue = RecordingQueue()
-    jobs_module.run_jobs([job_id], queue=queue)  # ...attempt 3 runs and fails past the limit: dead
+    run_jobs([job_id], queue=queue)  # ...attempt 3 runs and fails past the limit: dead
     failure = FetchTransientError("HTTP 503 Service Unavailable")
-    jobs_module._finish_failure(earlier, failure, queue)  # attempt 2's own failure arrives late
+    finish_failure(earlier, failure, queue)  # attempt 2's own failure arrives late
 
     job = job_row(job_id)
     assert (earlier.attempts, job.attempts, job.status) == (2, 3, "dead")
@@ -241,7 +244,7 @@ def test_dead_letters_survive_a_redis_wipe_and_replay_once(site: str, redis_clie
     owner = tenant()
     [job_id] = submit(owner, NewDocument(url=f"{site}/down"))
     for _ in range(settings.task_max_retries + 1):
-        jobs_module.run_jobs([job_id], queue=RecordingQueue())
+        run_jobs([job_id], queue=RecordingQueue())
     assert job_row(job_id).status == "dead"
 
     redis_client.flushdb()  # what a Redis restart without persistence does
@@ -302,8 +305,8 @@ def test_documents_stored_while_search_is_down_are_reindexed(monkeypatch: pytest
         def ensure_ready(self) -> None:
             raise ServiceUnavailable("search", "connection refused")
 
-    monkeypatch.setattr(jobs_module, "get_search_backend", DownSearch)
-    jobs_module.run_jobs([job_id], queue=RecordingQueue())
+    monkeypatch.setattr(indexing, "get_search_backend", DownSearch)
+    run_jobs([job_id], queue=RecordingQueue())
     document = document_of(job_id)
     assert document.status == "done" and document.indexed_at is None
     assert get_search_backend().search(SearchQuery(tenant=owner, q="Madrid")).total == 0
@@ -317,7 +320,7 @@ def test_documents_stored_while_search_is_down_are_reindexed(monkeypatch: pytest
 
 def test_relay_resends_a_job_running_past_the_hard_limit(redis_client) -> None:
     [job_id] = submit(tenant(), NewDocument(text=f"stuck {uuid.uuid4()}"))
-    jobs_module.claim_jobs([job_id])  # its worker died without a trace
+    claim_jobs([job_id])  # its worker died without a trace
     redis_client.set(QUEUE_EPOCH_KEY, "current")
     queue = RecordingQueue()
     relay_once(queue)

@@ -6,13 +6,14 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header
 from sqlalchemy.orm import Session
 
 from sie.core import metrics
 from sie.core.config import settings
-from sie.core.db import new_session
-from sie.core.engine.queue import get_job_queue
+from sie.core.db import request_session
+from sie.core.engine.runtime import get_job_queue
+from sie.core.errors import Forbidden, RateLimited, Unauthorized
 from sie.core.queues import JobQueue
 from sie.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sie.core.redis import redis_client
@@ -20,11 +21,9 @@ from sie.core.security import Principal, Scope, verify_api_key
 
 
 def get_session() -> Iterator[Session]:
-    session = new_session()
-    try:
+    """The request's session; what the route raises passes through it, so database failures are mapped."""
+    with request_session() as session:
         yield session
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -54,12 +53,12 @@ def get_principal(
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
 ) -> Principal:
     if not x_api_key:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header")
+        raise Unauthorized("missing X-API-Key header")
     principal = verify_api_key(session, x_api_key)
     # End the read now: the connection goes back to the pool while the route checks rate limits.
     session.rollback()
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key")
+        raise Unauthorized("invalid or revoked API key")
     return principal
 
 
@@ -69,7 +68,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def require(scope: Scope) -> Callable[[Principal], Principal]:
     def check(principal: CurrentPrincipal) -> Principal:
         if not principal.has(scope):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the '{scope}' scope")
+            raise Forbidden(f"this API key lacks the '{scope}' scope")
         return principal
 
     return check
@@ -80,9 +79,8 @@ def tenant_for(principal: Principal, requested: str | None) -> str:
     if requested is None or requested == principal.tenant:
         return principal.tenant
     if not principal.has("system"):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"this API key acts for tenant '{principal.tenant}' only; other tenants need the 'system' scope",
+        raise Forbidden(
+            f"this API key acts for tenant '{principal.tenant}' only; other tenants need the 'system' scope"
         )
     return requested
 
@@ -92,19 +90,11 @@ ReadPrincipal = Annotated[Principal, Depends(require("read"))]
 AdminPrincipal = Annotated[Principal, Depends(require("admin"))]
 
 
-def charge_rate_limit(
-    limiter: RateLimiter, principal: Principal, priority: str, cost: int = 1, request: Request | None = None
-) -> None:
-    """Charge `cost` units to the key's window for `priority`; 429 with Retry-After when over."""
+def charge_rate_limit(limiter: RateLimiter, principal: Principal, priority: str, cost: int = 1) -> None:
+    """Charge `cost` units to the key's window for `priority`; `RateLimited` (429) when over."""
     decision = limiter.hit(principal.key_id, priority, cost, principal.rate_limits)
     if not decision.allowed:
         metrics.RATE_LIMITED.labels(priority=priority).inc()
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"rate limit for '{priority}' priority exceeded ({decision.limit} per window)",
-            headers={
-                "Retry-After": str(decision.retry_after),
-                "X-RateLimit-Limit": str(decision.limit),
-                "X-RateLimit-Remaining": str(decision.remaining),
-            },
+        raise RateLimited(
+            priority, limit=decision.limit, remaining=decision.remaining, retry_after=decision.retry_after
         )

@@ -1,13 +1,25 @@
 """The error answers of the API, declared for its OpenAPI document: every route lists what it may answer.
 
-Errors are `{"detail": "..."}`; a 422 is FastAPI's list of field errors, or one sentence when the
-fault is not in a single field. `Retry-After` comes with every 429 and 503.
+Errors are `{"detail": "..."}` (`sie_api.errors` answers them, each with its class's status from
+`sie.core.errors`); a 422 is FastAPI's list of field errors, or one sentence when the fault is not in a
+single field. `Retry-After` comes with every 429 and 503.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sie.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from sie.core.schemas import ErrorResponse, ValidationErrorResponse
 
 OpenApiResponses = dict[int | str, dict[str, Any]]
@@ -28,15 +40,28 @@ def error_response(description: str, *, retry_after: bool = False) -> dict[str, 
 
 # What every /v1 route may answer besides its own results.
 V1_ERRORS: OpenApiResponses = {
-    401: error_response("No X-API-Key header, or an unknown or revoked key"),
-    403: error_response("The key lacks the scope this route needs"),
-    422: {"model": ValidationErrorResponse, "description": "The request is malformed; the fields are named"},
-    503: error_response("A dependency (database, Redis, search) is down", retry_after=True),
+    Unauthorized.status_code: error_response("No X-API-Key header, or an unknown or revoked key"),
+    Forbidden.status_code: error_response("The key lacks the scope this route needs"),
+    InvalidRequest.status_code: {
+        "model": ValidationErrorResponse,
+        "description": "The request is malformed; the fields are named",
+    },
+    ServiceUnavailable.status_code: error_response(
+        "A dependency (database, Redis, search) is down", retry_after=True
+    ),
 }
-NOT_FOUND: OpenApiResponses = {404: error_response("No such object for this key's tenant")}
-CONFLICT: OpenApiResponses = {409: error_response("The request conflicts with the current state")}
-TOO_LARGE: OpenApiResponses = {413: error_response("The request body is over the configured limit")}
+NOT_FOUND: OpenApiResponses = {NotFound.status_code: error_response("No such object for this key's tenant")}
+CONFLICT: OpenApiResponses = {
+    Conflict.status_code: error_response("The request conflicts with the current state")
+}
+TOO_LARGE: OpenApiResponses = {
+    PayloadTooLarge.status_code: error_response("The request body is over the configured limit")
+}
 RATE_LIMITED: OpenApiResponses = {
-    429: error_response("The key's rate limit for this priority is used up", retry_after=True)
+    RateLimited.status_code: error_response(
+        "The key's rate limit for this priority is used up", retry_after=True
+    )
 }
-UNSUPPORTED_MEDIA: OpenApiResponses = {415: error_response("The uploaded file is of a type SIE cannot read")}
+UNSUPPORTED_MEDIA: OpenApiResponses = {
+    UnsupportedMediaType.status_code: error_response("The uploaded file is of a type SIE cannot read")
+}

@@ -8,11 +8,12 @@ from functools import cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sie.core.config import settings
-from sie.core.errors import ServiceUnavailable
+from sie.core.errors import ServiceUnavailable, UnstorableValue
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -54,15 +55,48 @@ def new_session() -> Session:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A transaction: commit on success, roll back on error; a lost database is transient."""
-    session = new_session()
+def database_errors() -> Iterator[None]:
+    """The one place where the database's failures join the error tree.
+
+    A lost database, or a pool with every connection busy for the pool timeout, is `ServiceUnavailable`
+    (transient: retry later); a value the database refuses to store is `UnstorableValue` (permanent).
+    """
     try:
+        yield
+    except PoolTimeoutError as exc:
+        raise ServiceUnavailable("database", "connection pool exhausted") from exc
+    except OperationalError as exc:
+        raise ServiceUnavailable("database", _driver_error(exc)) from exc
+    except DataError as exc:
+        raise UnstorableValue(f"the request holds a value that cannot be stored: {_reason(exc)}") from exc
+    except UnicodeEncodeError as exc:
+        # The driver encodes each value on its way out: text with an unpaired surrogate fails here.
+        raise UnstorableValue(f"the request holds text that is not valid Unicode: {exc.reason}") from exc
+
+
+def _driver_error(exc: DBAPIError) -> str:
+    return type(exc.orig).__name__ if exc.orig else ""
+
+
+def _reason(exc: DBAPIError) -> str:
+    return str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A transaction: commit on success, roll back on error (database failures as `database_errors`)."""
+    with request_session() as session:
         yield session
         session.commit()
-    except OperationalError as exc:
-        session.rollback()
-        raise ServiceUnavailable("database", type(exc.orig).__name__ if exc.orig else "") from exc
+
+
+@contextmanager
+def request_session() -> Iterator[Session]:
+    """A session its user commits itself (the API's routes); rolled back on error, always closed."""
+    session = new_session()
+    try:
+        with database_errors():
+            yield session
     except BaseException:
         session.rollback()
         raise
@@ -79,7 +113,7 @@ def check_database() -> None:
         with get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
     except DBAPIError as exc:
-        raise ServiceUnavailable("database", type(exc.orig).__name__ if exc.orig else "") from exc
+        raise ServiceUnavailable("database", _driver_error(exc)) from exc
 
 
 def alembic_config() -> object:

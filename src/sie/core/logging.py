@@ -39,12 +39,8 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return event_dict
 
 
-_configured = False
-
-
 def configure_logging(level: str = "info", *, stream: Any = None) -> None:
     """Route structlog and stdlib logging (uvicorn, celery) through one JSON renderer."""
-    global _configured
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -72,7 +68,6 @@ def configure_logging(level: str = "info", *, stream: Any = None) -> None:
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "multipart"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    _configured = True
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

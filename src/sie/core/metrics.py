@@ -3,12 +3,17 @@
 Label values are always bounded (queue, stage, outcome, route template, status class, source
 name): never a document id or a raw URL. Workers run several processes: when
 `PROMETHEUS_MULTIPROC_DIR` is set, prometheus-client's multiprocess mode aggregates them, and the
-worker's main process serves the sum on `METRICS_PORT` (`connect_worker_metrics_signals`).
+worker's main process serves the sum on `METRICS_PORT` (`start_worker_metrics_server`).
 
 Who sets what: the API (HTTP, rate limits, submissions, and, from its relay thread,
 `sie_queue_length` / `sie_dlq_length` via `sie.core.engine.backlog`), the workers (stages, documents,
 sentiment, retries, dead letters), the sources (polls) and the operator (scale decisions, replays,
 reconcile errors). docs/observability.md lists every metric with its labels.
+
+`sie_errors_total{component}` names the process that did the work, not the module: the code that
+assembles a process calls `set_component` once at start-up (`api`, `worker`, `ocr-worker`,
+`scheduler`, `relay`, `operator`), and shared code counts through `count_error`. The same accept
+path thus reports `component="scheduler"` when the scheduler runs it and `component="api"` in the API.
 """
 
 from __future__ import annotations
@@ -89,6 +94,31 @@ OPERATOR_REPLAYS = Counter("sie_operator_replays_total", "Dead-letter jobs handl
 OPERATOR_RECONCILE_ERRORS = Counter(
     "sie_operator_reconcile_errors_total", "Reconcile handler failures by resource kind", ["resource"]
 )
+
+
+# Processes name themselves at start-up; the `sie` command's short-lived runs (ingest, replay) keep this.
+DEFAULT_COMPONENT = "cli"
+_component = DEFAULT_COMPONENT
+
+
+def set_component(component: str) -> None:
+    """Name this process in `sie_errors_total{component}`; called once by the code that assembles it."""
+    global _component
+    _component = component
+
+
+def process_component() -> str:
+    return _component
+
+
+def count_error(kind: str) -> None:
+    """One error of `kind`, labelled with the process that hit it."""
+    ERRORS.labels(component=_component, kind=kind).inc()
+
+
+def source_label(source: str) -> str:
+    """A bounded `source` label: names chosen by admins are kept, free-form per-request names are folded."""
+    return source if len(source) <= 64 else "other"
 
 
 class BuildInfoCollector(Collector):
@@ -175,23 +205,6 @@ def mark_worker_process_dead(pid: int) -> None:
     """A pool process exits: drop its live gauges (its counters stay, so totals never go back)."""
     if multiprocess_dir() is not None:
         multiprocess.mark_process_dead(pid)
-
-
-def _on_worker_init(**_: object) -> None:
-    start_worker_metrics_server()
-
-
-def _on_worker_process_shutdown(pid: int | None = None, **_: object) -> None:
-    if pid is not None:
-        mark_worker_process_dead(pid)
-
-
-def connect_worker_metrics_signals() -> None:
-    """Wire a Celery worker (general or OCR): serve from the main process, forget dead pool processes."""
-    from celery.signals import worker_init, worker_process_shutdown
-
-    worker_init.connect(_on_worker_init, weak=False)
-    worker_process_shutdown.connect(_on_worker_process_shutdown, weak=False)
 
 
 def render_latest() -> tuple[bytes, str]:

@@ -8,18 +8,29 @@ caller's own label such as `operator:<namespace>/<name>/<uid>`; `GET ?replayed=t
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from sie.core.engine.deadletter import replay_dead_letters
-from sie.core.models import DeadLetter
-from sie.core.repository.dead_letters import ReplaySelector, count_dead_letters, select_dead_letters
-from sie.core.schemas import StrictModel
+from sie.core.errors import Forbidden
+from sie.core.queues import JobQueue
+from sie.core.repository.dead_letters import (
+    ReplaySelector,
+    count_dead_letters,
+    find_dead_letters,
+    select_dead_letters,
+)
+from sie.core.schemas import (
+    DeadLetterPublic,
+    DeadLettersPublic,
+    ReplayAnswer,
+    ReplayDone,
+    ReplayPreview,
+    ReplayRequest,
+)
 from sie.core.security import Principal
 from sie_api.deps import AdminPrincipal, QueueDep, SessionDep, tenant_for
 from sie_api.responses import TOO_LARGE
@@ -29,53 +40,16 @@ router = APIRouter(prefix="/v1/dead-letters", tags=["dead-letters"])
 DRY_RUN_SAMPLE = 10
 
 
-class ReplayRequest(StrictModel):
-    tenant: str | None = Field(default=None, max_length=100)
-    all_tenants: bool = False
-    queue: str | None = None
-    task: str | None = None
-    error_contains: str | None = Field(default=None, max_length=500)
-    source: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    max_jobs: int = Field(default=100, ge=1, le=10_000)
-    dry_run: bool = False
-    replayed_by: str | None = Field(default=None, max_length=250)
-
-    @model_validator(mode="after")
-    def _one_tenant_choice(self) -> ReplayRequest:
-        if self.all_tenants and self.tenant is not None:
-            raise ValueError("give either 'tenant' or 'all_tenants', not both")
-        return self
-
-
 def _scope_tenant(principal: Principal, tenant: str | None, all_tenants: bool) -> str | None:
     """The tenant to filter on; None (every tenant) only for a system key that asked for it."""
     if not all_tenants:
         return tenant_for(principal, tenant)
     if not principal.has("system"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "all_tenants needs an API key with the 'system' scope")
+        raise Forbidden("all_tenants needs an API key with the 'system' scope")
     return None
 
 
-def _letter(letter: DeadLetter) -> dict[str, Any]:
-    return {
-        "id": str(letter.id),
-        "job_id": str(letter.job_id),
-        "tenant": letter.tenant,
-        "queue": letter.queue,
-        "task": letter.task,
-        "source": letter.source,
-        "error": letter.error,
-        "error_kind": letter.error_kind,
-        "attempts": letter.attempts,
-        "created_at": letter.created_at.isoformat(),
-        "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
-        "replayed_by": letter.replayed_by,
-    }
-
-
-@router.get("")
+@router.get("", response_model=DeadLettersPublic)
 def list_dead_letters(
     principal: AdminPrincipal,
     session: SessionDep,
@@ -86,27 +60,29 @@ def list_dead_letters(
     tenant: Annotated[str | None, Query(max_length=100)] = None,
     all_tenants: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
+) -> DeadLettersPublic:
     """Dead letters (or, with `replayed=true`, the audit trail of replays), newest first.
 
     `count` is how many are listed; `total` how many match in all.
     """
-    query = select(DeadLetter)
-    scoped_tenant = _scope_tenant(principal, tenant, all_tenants)
-    if scoped_tenant is not None:
-        query = query.where(DeadLetter.tenant == scoped_tenant)
-    query = query.where(DeadLetter.replayed_at.is_not(None) if replayed else DeadLetter.replayed_at.is_(None))
-    if replayed_by is not None:
-        query = query.where(DeadLetter.replayed_by.contains(replayed_by, autoescape=True))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    letters = session.scalars(query.order_by(DeadLetter.created_at.desc()).limit(limit)).all()
-    return {"dead_letters": [_letter(letter) for letter in letters], "count": len(letters), "total": total}
+    letters, total = find_dead_letters(
+        session=session,
+        tenant=_scope_tenant(principal, tenant, all_tenants),
+        replayed=replayed,
+        replayed_by=replayed_by,
+        limit=limit,
+    )
+    return DeadLettersPublic(
+        dead_letters=[DeadLetterPublic.model_validate(letter) for letter in letters],
+        count=len(letters),
+        total=total,
+    )
 
 
-@router.post("/replay", responses=TOO_LARGE)
+@router.post("/replay", response_model=ReplayAnswer, responses=TOO_LARGE)
 async def replay(
     body: ReplayRequest, principal: AdminPrincipal, session: SessionDep, queue: QueueDep
-) -> dict[str, Any]:
+) -> ReplayPreview | ReplayDone:
     """Send up to `max_jobs` matching dead jobs back to their queues; each letter is replayed once."""
     selector = ReplaySelector(
         tenant=_scope_tenant(principal, body.tenant, body.all_tenants),
@@ -118,20 +94,25 @@ async def replay(
         until=body.until,
     )
     if body.dry_run:
-        matched = min(count_dead_letters(session=session, selector=selector), body.max_jobs)
-        sample = select_dead_letters(
-            session=session, selector=selector, limit=min(DRY_RUN_SAMPLE, body.max_jobs)
-        )
-        response = {"dry_run": True, "matched": matched, "sample": [_letter(letter) for letter in sample]}
-        session.rollback()  # the sample's row locks
-        return response
+        return _preview(session, selector, body.max_jobs)
     who = f"api:{principal.key_id}" + (f" ({body.replayed_by})" if body.replayed_by else "")
-    letters = await run_in_threadpool(
-        replay_dead_letters, queue, selector, replayed_by=who, limit=body.max_jobs
+    return await _replay(queue, selector, replayed_by=who, limit=body.max_jobs)
+
+
+def _preview(session: Session, selector: ReplaySelector, max_jobs: int) -> ReplayPreview:
+    matched = min(count_dead_letters(session=session, selector=selector), max_jobs)
+    sample = select_dead_letters(session=session, selector=selector, limit=min(DRY_RUN_SAMPLE, max_jobs))
+    preview = ReplayPreview(
+        matched=matched, sample=[DeadLetterPublic.model_validate(letter) for letter in sample]
     )
-    return {
-        "dry_run": False,
-        "matched": len(letters),
-        "replayed": len(letters),
-        "job_ids": [str(letter.job_id) for letter in letters],
-    }
+    session.rollback()  # the sample's row locks
+    return preview
+
+
+async def _replay(queue: JobQueue, selector: ReplaySelector, *, replayed_by: str, limit: int) -> ReplayDone:
+    letters = await run_in_threadpool(
+        replay_dead_letters, queue, selector, replayed_by=replayed_by, limit=limit
+    )
+    return ReplayDone(
+        matched=len(letters), replayed=len(letters), job_ids=[str(letter.job_id) for letter in letters]
+    )

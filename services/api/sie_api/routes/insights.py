@@ -26,7 +26,9 @@ def sentiment_insights(
     date_from: FromFilter = None,
     date_to: ToFilter = None,
 ) -> dict[str, Any]:
-    return sentiment_by_day(session, InsightWindow(principal.tenant, source, date_from, date_to))
+    return sentiment_by_day(
+        session=session, window=InsightWindow(principal.tenant, source, date_from, date_to)
+    )
 
 
 @router.get("/entities", response_model=EntityInsights)
@@ -38,4 +40,6 @@ def entity_insights(
     date_to: ToFilter = None,
     top: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    return entities_by_day(session, InsightWindow(principal.tenant, source, date_from, date_to), top=top)
+    return entities_by_day(
+        session=session, window=InsightWindow(principal.tenant, source, date_from, date_to), top=top
+    )

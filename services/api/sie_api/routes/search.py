@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from sie.core.schemas import SearchHitPublic, SearchResponse
-from sie.core.search import SearchQuery, get_search_backend
+from sie.core.search import SearchHit, SearchQuery, get_search_backend
 from sie_api.deps import ReadPrincipal
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
@@ -40,20 +40,18 @@ async def search_documents(
     )
     results = await run_in_threadpool(get_search_backend().search, query)
     return SearchResponse(
-        hits=[
-            SearchHitPublic(
-                id=hit.id,
-                title=hit.title,
-                snippet=hit.snippet,
-                source=hit.source,
-                url=hit.url,
-                sentiment=hit.sentiment_label,
-                created_at=hit.created_at,
-                score=hit.score,
-            )
-            for hit in results.hits
-        ],
-        total=results.total,
-        limit=limit,
-        offset=offset,
+        hits=[_hit_public(hit) for hit in results.hits], total=results.total, limit=limit, offset=offset
+    )
+
+
+def _hit_public(hit: SearchHit) -> SearchHitPublic:
+    return SearchHitPublic(
+        id=hit.id,
+        title=hit.title,
+        snippet=hit.snippet,
+        source=hit.source,
+        url=hit.url,
+        sentiment=hit.sentiment_label,
+        created_at=hit.created_at,
+        score=hit.score,
     )

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from sie.core.engine.scheduler import poll_source
-from sie.core.errors import SourceConfigError, SourceExists
+from sie.core.errors import Conflict, NotFound
 from sie.core.models import Source
 from sie.core.schemas import (
     SOURCE_NAME_PATTERN,
@@ -83,25 +83,14 @@ def _tenant_source(
         session=session, tenant=tenant_for(principal, tenant), name=name, for_update=for_update
     )
     if source is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "source not found")
+        raise NotFound("source not found")
     return source
-
-
-def _invalid(exc: SourceConfigError) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SourcePublic)
 def create(body: SourceCreate, principal: AdminPrincipal, session: SessionDep) -> SourcePublic:
     tenant = tenant_for(principal, body.tenant)
-    try:
-        source = create_source(session=session, tenant=tenant, name=body.name, source_in=body)
-    except SourceConfigError as exc:
-        raise _invalid(exc) from None
-    except SourceExists as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"{exc}; PUT /v1/sources/{body.name} updates it"
-        ) from None
+    source = create_source(session=session, tenant=tenant, name=body.name, source_in=body)
     session.commit()
     return source_public(source)
 
@@ -115,10 +104,7 @@ def upsert(
     response: Response,
 ) -> SourcePublic:
     tenant = tenant_for(principal, body.tenant)
-    try:
-        source, created = upsert_source(session=session, tenant=tenant, name=name, source_in=body)
-    except SourceConfigError as exc:
-        raise _invalid(exc) from None
+    source, created = upsert_source(session=session, tenant=tenant, name=name, source_in=body)
     session.commit()
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return source_public(source)
@@ -154,10 +140,7 @@ def patch(
     tenant: TenantQuery = None,
 ) -> SourcePublic:
     source = _tenant_source(session, principal, tenant, name, for_update=True)
-    try:
-        update_source(session=session, source=source, changes=body)
-    except SourceConfigError as exc:
-        raise _invalid(exc) from None
+    update_source(session=session, source=source, changes=body)
     session.commit()
     return source_public(source)
 
@@ -183,7 +166,7 @@ def sync(
     """Make the source due now (202); with `wait=true`, poll it in this request and answer 200."""
     source = _tenant_source(session, principal, tenant, name, for_update=True)
     if source.suspend:
-        raise HTTPException(status.HTTP_409_CONFLICT, "source is suspended; set suspend to false first")
+        raise Conflict("source is suspended; set suspend to false first")
     request_sync(session=session, source=source)
     session.commit()
     response.status_code = status.HTTP_202_ACCEPTED

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sie.core import metrics
 from sie.core.db import session_scope
+from sie.core.engine.outbox import enqueue_committed
 from sie.core.errors import ServiceUnavailable
 from sie.core.logging import get_logger
 from sie.core.models import DeadLetter, Document, Job, JobStatus, utcnow
@@ -95,7 +96,6 @@ def unpublish_dead_letters(letters: Sequence[DeadLetter]) -> None:
         log.warning("dead_letter_unpublish_failed", reason=type(exc).__name__, count=len(letters))
 
 
-
 def sync_dead_letter_list() -> int:
     """Make the Redis list equal the durable records (after a Redis restart, or a replay)."""
     client = redis_client_or_none()
@@ -124,40 +124,40 @@ def replay_dead_letters(
     """Send matching dead jobs back to their queues, once each; record who replayed them."""
     with session_scope() as session:
         letters = select_dead_letters(session=session, selector=selector, limit=limit)
-        now = utcnow()
-        for letter in letters:
-            letter.replayed_at = now
-            letter.replayed_by = replayed_by
-        # A few statements per call, not per letter: replays of thousands of jobs stay fast.
-        jobs = session.scalars(
-            select(Job).where(Job.id.in_([letter.job_id for letter in letters])).with_for_update()
-        ).all()
-        for job in jobs:
-            job.status = JobStatus.pending
-            job.attempts = 0
-            job.error = None
-            job.error_kind = None
-            job.enqueued_at = None
-            job.finished_at = None
-        if jobs:
-            session.execute(
-                update(Document)
-                .where(Document.id.in_([job.document_id for job in jobs]))
-                .values(status="pending")
-            )
+        _reset_for_replay(session, letters, replayed_by=replayed_by)
     by_queue: dict[str, list[uuid.UUID]] = {}
     for letter in letters:
         by_queue.setdefault(letter.queue, []).append(letter.job_id)
-    from sie.core.engine.ingest import mark_enqueued
-
     for queue_name, job_ids in by_queue.items():
         # If the broker is down the jobs stay in the outbox and the relay sends them.
-        try:
-            queue.enqueue(queue_name, job_ids)
-            mark_enqueued(job_ids)
-        except ServiceUnavailable:
+        if not enqueue_committed(queue, queue_name, job_ids):
             log.warning("replay_enqueue_deferred", jobs=len(job_ids))
     if letters:
         log.info("dead_letters_replayed", count=len(letters), replayed_by=replayed_by)
         unpublish_dead_letters(letters)
     return letters
+
+
+def _reset_for_replay(session: Session, letters: Sequence[DeadLetter], *, replayed_by: str) -> None:
+    """Mark the letters replayed and their jobs (and documents) pending again, with a fresh attempt count."""
+    now = utcnow()
+    for letter in letters:
+        letter.replayed_at = now
+        letter.replayed_by = replayed_by
+    # A few statements per call, not per letter: replays of thousands of jobs stay fast.
+    jobs = session.scalars(
+        select(Job).where(Job.id.in_([letter.job_id for letter in letters])).with_for_update()
+    ).all()
+    for job in jobs:
+        job.status = JobStatus.pending
+        job.attempts = 0
+        job.error = None
+        job.error_kind = None
+        job.enqueued_at = None
+        job.finished_at = None
+    if jobs:
+        session.execute(
+            update(Document)
+            .where(Document.id.in_([job.document_id for job in jobs]))
+            .values(status="pending")
+        )

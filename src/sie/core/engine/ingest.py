@@ -1,40 +1,27 @@
 """Accepting documents: the one path by which the API, the CLI and sources create work.
 
-Document and job rows are written in one transaction; jobs are enqueued only after the commit.
-If the queue is down at that moment, the job stays in the outbox (`enqueued_at IS NULL`) and the
-relay sends it later, so an accepted document is never lost.
+Document and job rows are written in one transaction; jobs are enqueued only after the commit,
+through the outbox (`sie.core.engine.outbox`), so an accepted document is never lost.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sie.core import metrics
 from sie.core.db import session_scope
-from sie.core.errors import ServiceUnavailable
-from sie.core.logging import get_logger
-from sie.core.models import Document, DocumentBlob, DocumentStatus, Job, JobKind, JobStatus, utcnow
+from sie.core.engine.outbox import Submission, enqueue_new
+from sie.core.models import Document, DocumentBlob, DocumentStatus, Job, JobKind, JobStatus
+from sie.core.pipeline.fingerprint import content_hash
 from sie.core.queues import JobQueue, queue_for
 
-log = get_logger(__name__)
-
 OcrStrategy = Literal["auto", "ocr_only", "no_ocr"]
-_WHITESPACE = re.compile(r"\s+")
-
-
-def content_hash(text: str) -> str:
-    """Identity of a document's content: whitespace differences do not make a new document."""
-    return hashlib.sha256(_WHITESPACE.sub(" ", text).strip().encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -54,25 +41,6 @@ class NewDocument:
     ocr_strategy: OcrStrategy = "auto"
     fetch_headers: dict[str, str] | None = None
     kind: str = JobKind.ingest
-
-
-@dataclass(frozen=True)
-class Submission:
-    job_id: uuid.UUID
-    document_id: uuid.UUID
-    status: str
-    queue: str
-    duplicate: bool = False
-
-    def as_response(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "job_id": str(self.job_id),
-            "document_id": str(self.document_id),
-            "status": self.status,
-        }
-        if self.duplicate:
-            body["duplicate"] = True
-        return body
 
 
 def _existing_submissions(session: Session, tenant: str, hashes: set[str]) -> dict[str, Submission]:
@@ -180,37 +148,6 @@ def _add_one(session: Session, tenant: str, new: NewDocument, text_hash: str | N
             return existing[text_hash]
         raise
     return submission
-
-
-def enqueue_new(queue: JobQueue, submissions: Sequence[Submission]) -> bool:
-    """Send freshly committed jobs to workers; on a broker outage leave them to the relay."""
-    by_queue: dict[str, list[uuid.UUID]] = defaultdict(list)
-    for submission in submissions:
-        if not submission.duplicate:
-            by_queue[submission.queue].append(submission.job_id)
-    if not by_queue:
-        return True
-    try:
-        for queue_name, job_ids in by_queue.items():
-            queue.enqueue(queue_name, job_ids)
-            metrics.JOBS_SUBMITTED.labels(queue=queue_name).inc(len(job_ids))
-    except ServiceUnavailable as exc:
-        log.warning("enqueue_deferred", reason=str(exc), jobs=sum(len(ids) for ids in by_queue.values()))
-        metrics.ERRORS.labels(component="api", kind="enqueue_deferred").inc()
-        return False
-    mark_enqueued([job_id for ids in by_queue.values() for job_id in ids])
-    return True
-
-
-def mark_enqueued(job_ids: Sequence[uuid.UUID]) -> None:
-    try:
-        with session_scope() as session:
-            session.execute(
-                update(Job).where(Job.id.in_(job_ids), Job.enqueued_at.is_(None)).values(enqueued_at=utcnow())
-            )
-    except ServiceUnavailable:
-        # Harmless: the relay would enqueue them once more, and jobs are idempotent.
-        log.warning("mark_enqueued_failed", jobs=len(job_ids))
 
 
 def ingest(queue: JobQueue, *, tenant: str, documents: Sequence[NewDocument]) -> list[Submission]:

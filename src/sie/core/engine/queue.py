@@ -2,6 +2,7 @@
 
 Production: Celery on Redis, one queue per priority plus one for OCR, consumed in strict priority
 order (`sie.core.queues` names them). Local mode: the same task body runs on an in-process thread pool.
+Which one a process uses is chosen where the process is assembled (`sie.core.engine.runtime`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 
 import redis
+from celery import Celery
 from kombu import Queue
+from kombu.exceptions import OperationalError
 
 from sie.core.config import settings
+from sie.core.engine.broker import TRANSPORT_NAME
 from sie.core.errors import ServiceUnavailable
 from sie.core.queues import (
     ALL_QUEUES,
@@ -23,7 +27,6 @@ from sie.core.queues import (
     QUEUE_NORMAL,
     QUEUE_OCR,
     TASK_OCR_JOBS,
-    JobQueue,
     task_for_queue,
 )
 from sie.core.redis import redis_client
@@ -31,12 +34,8 @@ from sie.core.redis import redis_client
 WORKER_PROCESS_START_TIMEOUT_SECONDS = 120.0
 
 
-def make_celery_app(main: str = "sie") -> object:
+def make_celery_app(main: str = "sie") -> Celery:
     """The Celery app with the handbook's settings (§5.2); workers and producers share it."""
-    from celery import Celery
-
-    from sie.core.engine.broker import TRANSPORT_NAME
-
     app = Celery(main, broker=settings.redis_url, backend=None)
     app.conf.update(
         # kombu's Redis transport, fixed so a worker survives a Redis outage (see sie.core.engine.broker).
@@ -75,15 +74,15 @@ def make_celery_app(main: str = "sie") -> object:
 _producer_lock = threading.Lock()
 
 
-def celery_producer() -> object:
-    # The API's first requests arrive together, and building the app imports celery, whose lazy
-    # module attributes are not thread-safe: one such request failed with "cannot import name 'Celery'".
+def celery_producer() -> Celery:
+    # The API's first requests arrive together, and building the app touches celery's lazy module
+    # attributes, which are not thread-safe: one such request failed with "cannot import name 'Celery'".
     with _producer_lock:
         return _build_producer()
 
 
 @cache
-def _build_producer() -> object:
+def _build_producer() -> Celery:
     return make_celery_app("sie-producer")
 
 
@@ -91,13 +90,11 @@ class CeleryQueue:
     name = "celery"
 
     def enqueue(self, queue: str, job_ids: Sequence[uuid.UUID], *, countdown: float = 0) -> None:
-        from kombu.exceptions import OperationalError
-
         app = celery_producer()
         ids = [str(job_id) for job_id in job_ids]
         try:
             for start in range(0, len(ids), MESSAGE_BATCH_SIZE):
-                app.send_task(  # type: ignore[attr-defined]
+                app.send_task(
                     task_for_queue(queue),
                     args=[ids[start : start + MESSAGE_BATCH_SIZE]],
                     queue=queue,
@@ -166,12 +163,3 @@ class InProcessQueue:
 
     def check(self) -> None:
         return None
-
-
-@cache
-def get_job_queue() -> JobQueue:
-    if settings.local_mode:
-        from sie.core.engine.jobs import run_jobs_in_process
-
-        return InProcessQueue(run_jobs_in_process)
-    return CeleryQueue()

@@ -27,7 +27,7 @@ from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.engine.backlog import sample_backlog_metrics
 from sie.core.engine.deadletter import sync_dead_letter_list
-from sie.core.engine.jobs import index_and_mark, search_document
+from sie.core.engine.indexing import index_and_mark, search_document
 from sie.core.errors import ServiceUnavailable
 from sie.core.logging import get_logger
 from sie.core.models import Document, DocumentStatus, Job, JobStatus, utcnow
@@ -150,7 +150,7 @@ def relay_cycle(queue: JobQueue) -> None:
             log.warning("relay_step_unavailable", reason=str(exc))
         except Exception:
             log.exception("relay_step_failed")
-            metrics.ERRORS.labels(component="relay", kind="internal").inc()
+            metrics.count_error("internal")
 
 
 def run_relay(queue: JobQueue, stop: threading.Event) -> None:

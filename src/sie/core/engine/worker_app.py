@@ -1,6 +1,6 @@
 """The one recipe for a worker's Celery app; the general and OCR workers differ only in arguments.
 
-Tasks stay thin: they take job ids and call `sie.core.engine.jobs.run_jobs`, which is idempotent and
+Tasks stay thin: they take job ids and call `sie.core.engine.jobs.run.run_jobs`, which is idempotent and
 handles each job's failure itself; only an outage around the whole batch (the database is down)
 escapes as a `TransientError`, and Celery retries the batch with backoff.
 """
@@ -12,15 +12,23 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from celery.signals import setup_logging, worker_process_init, worker_ready
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+)
 
 import sie
+from sie.core import metrics
 from sie.core.config import settings
-from sie.core.engine.jobs import TextReader, read_text, run_jobs
-from sie.core.engine.queue import get_job_queue, make_celery_app
+from sie.core.engine.jobs.readers import TextReader, read_text
+from sie.core.engine.jobs.run import run_jobs
+from sie.core.engine.queue import make_celery_app
+from sie.core.engine.runtime import get_job_queue
 from sie.core.errors import TransientError
 from sie.core.logging import configure_logging, get_logger
-from sie.core.metrics import connect_worker_metrics_signals
 from sie.core.observability import init_sentry
 
 log = get_logger(__name__)
@@ -41,23 +49,10 @@ def build_worker_app(
     CUDA does not survive a fork); `SIE_PRELOAD_MODELS=0` defers it to the first task.
     """
     app = make_celery_app(name)
+    metrics.set_component(component)
     # The main process serves every pool process's metrics on METRICS_PORT (multiprocess mode).
     connect_worker_metrics_signals()
-
-    @setup_logging.connect(weak=False)
-    def _logging(**_: Any) -> None:
-        # Celery's own log lines become JSON too, one event per line.
-        configure_logging(settings.log_level)
-
-    @worker_process_init.connect(weak=False)
-    def _init_child(**_: Any) -> None:
-        init_sentry(component)
-        if os.environ.get("SIE_PRELOAD_MODELS", "1") == "1":
-            load_models()
-
-    @worker_ready.connect(weak=False)
-    def _ready(**_: Any) -> None:
-        log.info(f"{component.replace('-', '_')}_ready", version=sie.__version__, **ready_details())
+    _connect_process_signals(component, load_models, ready_details)
 
     @app.task(
         name=task_name,
@@ -75,3 +70,39 @@ def build_worker_app(
         run_jobs([uuid.UUID(job_id) for job_id in job_ids], queue=get_job_queue(), reader=reader)
 
     return app
+
+
+def _connect_process_signals(
+    component: str, load_models: Callable[[], object], ready_details: Callable[[], dict[str, Any]]
+) -> None:
+    """JSON logs for Celery's own lines, Sentry and the models in each pool process, a ready line."""
+
+    @setup_logging.connect(weak=False)
+    def _logging(**_: Any) -> None:
+        # Celery's own log lines become JSON too, one event per line.
+        configure_logging(settings.log_level)
+
+    @worker_process_init.connect(weak=False)
+    def _init_child(**_: Any) -> None:
+        init_sentry(component)
+        if os.environ.get("SIE_PRELOAD_MODELS", "1") == "1":
+            load_models()
+
+    @worker_ready.connect(weak=False)
+    def _ready(**_: Any) -> None:
+        log.info(f"{component.replace('-', '_')}_ready", version=sie.__version__, **ready_details())
+
+
+def connect_worker_metrics_signals() -> None:
+    """Wire a Celery worker (general or OCR): serve from the main process, forget dead pool processes."""
+    worker_init.connect(_serve_worker_metrics, weak=False)
+    worker_process_shutdown.connect(_forget_pool_process, weak=False)
+
+
+def _serve_worker_metrics(**_: object) -> None:
+    metrics.start_worker_metrics_server()
+
+
+def _forget_pool_process(pid: int | None = None, **_: object) -> None:
+    if pid is not None:
+        metrics.mark_worker_process_dead(pid)

@@ -14,6 +14,23 @@ from sqlalchemy.orm import Session
 from sie.core.models import DeadLetter
 
 
+def find_dead_letters(
+    *, session: Session, tenant: str | None, replayed: bool, replayed_by: str | None = None, limit: int
+) -> tuple[list[DeadLetter], int]:
+    """Newest first: letters not yet replayed, or (`replayed`) the audit trail of replays, and how many
+    match in all. No tenant: every tenant's; `replayed_by` narrows to replays whose label contains it."""
+    query = select(DeadLetter).where(
+        DeadLetter.replayed_at.is_not(None) if replayed else DeadLetter.replayed_at.is_(None)
+    )
+    if tenant is not None:
+        query = query.where(DeadLetter.tenant == tenant)
+    if replayed_by is not None:
+        query = query.where(DeadLetter.replayed_by.contains(replayed_by, autoescape=True))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    letters = session.scalars(query.order_by(DeadLetter.created_at.desc()).limit(limit)).all()
+    return list(letters), total
+
+
 def pending_dead_letters(*, session: Session) -> list[DeadLetter]:
     return list(
         session.scalars(

@@ -32,7 +32,7 @@ def _documents_in(window: InsightWindow, query: Select[Any]) -> Select[Any]:
     return query
 
 
-def sentiment_by_day(session: Session, window: InsightWindow) -> dict[str, Any]:
+def sentiment_by_day(*, session: Session, window: InsightWindow) -> dict[str, Any]:
     day = func.date(Document.created_at)
     counts = {
         label: func.sum(case((Document.sentiment_label == label, 1), else_=0))
@@ -61,7 +61,7 @@ def sentiment_by_day(session: Session, window: InsightWindow) -> dict[str, Any]:
 
 
 def entities_by_day(
-    session: Session, window: InsightWindow, *, top: int = 20, per_day: int = 10
+    *, session: Session, window: InsightWindow, top: int = 20, per_day: int = 10
 ) -> dict[str, Any]:
     day = func.date(Document.created_at)
     documents = func.count(func.distinct(DocumentEntity.document_id))

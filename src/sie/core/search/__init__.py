@@ -1,31 +1,37 @@
-"""Search: one `SearchBackend` interface, chosen once per process from settings."""
+"""Search: one `SearchBackend` interface, and every backend in one table, chosen once per process.
+
+A new backend is one module with a class that satisfies `SearchBackend` and builds itself from
+settings (`from_settings`), plus one line in `SEARCH_BACKENDS`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
-from sie.core.config import settings
+from sie.core.config import Settings, settings
 from sie.core.search.base import SearchBackend, SearchDocument, SearchHit, SearchQuery, SearchResults
 from sie.core.search.database import DatabaseSearch
 from sie.core.search.meilisearch import MeilisearchSearch
 
-# Per HTTP call to Meilisearch; waiting for its tasks has its own, longer limit.
-MEILISEARCH_TIMEOUT_SECONDS = 5.0
+SEARCH_BACKENDS: dict[str, Callable[[Settings], SearchBackend]] = {
+    "meilisearch": MeilisearchSearch.from_settings,
+    "database": DatabaseSearch.from_settings,
+}
 
 
 @cache
 def get_search_backend() -> SearchBackend:
-    if settings.effective_search_backend == "meilisearch":
-        return MeilisearchSearch(
-            url=settings.effective_meilisearch_url,
-            api_key=settings.meilisearch_key,
-            index_name=settings.meilisearch_index,
-            timeout=MEILISEARCH_TIMEOUT_SECONDS,
-        )
-    return DatabaseSearch()
+    """The backend SEARCH_BACKEND names (or the one settings imply), built once per process."""
+    name = settings.effective_search_backend
+    factory = SEARCH_BACKENDS.get(name)
+    if factory is None:
+        raise ValueError(f"unknown search backend {name!r}; known backends: {', '.join(SEARCH_BACKENDS)}")
+    return factory(settings)
 
 
 __all__ = [
+    "SEARCH_BACKENDS",
     "DatabaseSearch",
     "MeilisearchSearch",
     "SearchBackend",

@@ -12,13 +12,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import meilisearch
 from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError, MeilisearchTimeoutError
 from meilisearch.index import Index
 from meilisearch.models.task import TaskInfo
 
+from sie.core.config import Settings
 from sie.core.errors import PermanentError, ServiceUnavailable
 from sie.core.logging import get_logger
 from sie.core.search.base import SearchDocument, SearchHit, SearchQuery, SearchResults
@@ -36,6 +37,8 @@ INDEX_SETTINGS: dict[str, list[str]] = {
 _UNORDERED_SETTINGS = {"filterableAttributes", "sortableAttributes"}
 # Search errors that mean the index or its settings are gone, not that the query is wrong.
 _INDEX_SETUP_LOST = {"index_not_found", "invalid_search_filter", "invalid_search_sort"}
+# Per HTTP call; waiting for Meilisearch's tasks has its own, longer limit.
+REQUEST_TIMEOUT_SECONDS = 5.0
 WRITE_BATCH = 500
 CROP_WORDS = 30
 # What a hit needs besides the snippet; the full text stays on the server.
@@ -52,7 +55,7 @@ class MeilisearchSearch:
         url: str,
         api_key: str | None,
         index_name: str,
-        timeout: float = 5.0,
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
         *,
         task_timeout: float = 30.0,
     ) -> None:
@@ -66,6 +69,10 @@ class MeilisearchSearch:
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(settings.effective_meilisearch_url, settings.meilisearch_key, settings.meilisearch_index)
 
     # -- SearchBackend --------------------------------------------------------------------------
 

@@ -3,14 +3,15 @@
 A source type turns its declared config into a list of items (URLs to ingest); it never fetches
 anything itself except through the `DiscoveryContext` it is handed, which applies robots.txt,
 per-host politeness, conditional GET and size caps. Adding a type is one module with a class that
-satisfies `Source`, plus one line in `registry.SOURCE_TYPES`.
+satisfies `Source` and a config class (`config.SourceConfig`), plus one line in
+`registry.SOURCE_TYPES`.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from xml.etree.ElementTree import ParseError
@@ -22,24 +23,8 @@ from sie.core.errors import MalformedListing
 from sie.core.fetch import FetchedContent
 
 MAX_ITEM_URL_CHARS = 2048
-
-
-
-
-
-
-
-
-
-
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """What a type's constructor validates: the declared locations of the source."""
-
-    url: str | None = None
-    urls: tuple[str, ...] = ()
+# A guid (RSS) or id (Atom, JSON Feed) longer than this is cut: it is a key, not content.
+MAX_GUID_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -70,7 +55,7 @@ class DiscoveryContext(Protocol):
 
 
 class Source(Protocol):
-    """A configured source of one type; its constructor validates the `SourceSpec` (`SourceConfigError`)."""
+    """A source of one type, built from its validated config (`config.SourceConfig`)."""
 
     def discover(self, ctx: DiscoveryContext, *, max_items: int) -> DiscoveryResult:
         """The items the source lists now (at most `max_items`), or nothing when its listing is unchanged.
@@ -114,3 +99,14 @@ def origin_of(url: str) -> str:
     """`scheme://host[:port]`: the unit robots.txt, politeness limits and credentials apply to."""
     parts = urlsplit(url)
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def parse_timestamp(text: str | None) -> datetime | None:
+    """An ISO 8601 / RFC 3339 date or time (UTC when it names no zone), or None if it is not one."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

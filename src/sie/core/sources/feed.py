@@ -8,29 +8,31 @@ from typing import Any
 
 import feedparser
 
-from sie.core.errors import MalformedListing, SourceConfigError
+from sie.core.errors import MalformedListing
 from sie.core.fetch import FetchedContent
 from sie.core.logging import get_logger
 from sie.core.sources.base import (
+    MAX_GUID_CHARS,
     DiscoveredItem,
     DiscoveryContext,
     DiscoveryResult,
-    SourceSpec,
     normalize_item_url,
     refuse_xml_entities,
 )
+from sie.core.sources.config import UrlConfig
 
 log = get_logger(__name__)
-MAX_GUID_CHARS = 500
+
+
+class FeedConfig(UrlConfig):
+    REFUSAL = "a feed source needs `url` (the feed's address) and no `urls`"
 
 
 class FeedSource:
     """A feed at `url`; each entry's link is an item, identified by its guid when the feed gives one."""
 
-    def __init__(self, spec: SourceSpec) -> None:
-        if not spec.url or spec.urls:
-            raise SourceConfigError("a feed source needs `url` (the feed's address) and no `urls`")
-        self.url = spec.url
+    def __init__(self, config: FeedConfig) -> None:
+        self.url = config.url
 
     def discover(self, ctx: DiscoveryContext, *, max_items: int) -> DiscoveryResult:
         fetched = ctx.fetch(self.url)

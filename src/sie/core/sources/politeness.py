@@ -42,8 +42,6 @@ ROBOTS_CACHE_PRUNE_AT = 10_000
 GATE_POLL_SECONDS = 0.25
 
 
-
-
 @dataclass(frozen=True)
 class RobotsRules:
     robots_url: str
@@ -147,39 +145,43 @@ class PoliteFetcher:
             cached = self._robots.get(origin)
             if cached is not None and time.monotonic() - cached.fetched_at < self._robots_ttl:
                 return cached
-            robots_url = f"{origin}/robots.txt"
             try:
-                fetched = self._gated_fetch(
-                    robots_url,
-                    delay=self._min_delay,
-                    deadline=deadline,
-                    stop=stop,
-                    max_bytes=ROBOTS_MAX_BYTES,
+                rules = self._read_robots(f"{origin}/robots.txt", deadline=deadline, stop=stop)
+            except RobotsUnavailable as exc:
+                if cached is None:
+                    raise
+                log.warning(
+                    "robots_refresh_failed_using_cached", robots_url=cached.robots_url, reason=str(exc)
                 )
-                parser = RobotFileParser(robots_url)
-                parser.parse(fetched.content.decode("utf-8", errors="replace").splitlines())
-                rules = RobotsRules(robots_url, parser, time.monotonic())
-            except (PollBudgetExhausted, PollInterrupted):
-                raise
-            except PermanentError as exc:
-                # 4xx, too large, undecodable: RFC 9309 treats the site as having no rules.
-                log.info("robots_unavailable_allow_all", robots_url=robots_url, reason=str(exc))
-                rules = RobotsRules(robots_url, None, time.monotonic())
-            except TransientError as exc:
-                if cached is not None:
-                    log.warning("robots_refresh_failed_using_cached", robots_url=robots_url, reason=str(exc))
-                    return cached
-                raise RobotsUnavailable(f"robots.txt at {robots_url} could not be read ({exc})") from exc
-            with self._lock:
-                if len(self._robots) >= ROBOTS_CACHE_PRUNE_AT:
-                    now = time.monotonic()
-                    for stale in [
-                        o for o, r in self._robots.items() if now - r.fetched_at >= self._robots_ttl
-                    ]:
-                        self._robots.pop(stale, None)
-                        self._robots_locks.pop(stale, None)
-                self._robots[origin] = rules
+                return cached
+            self._remember(origin, rules)
             return rules
+
+    def _read_robots(self, robots_url: str, *, deadline: float, stop: threading.Event) -> RobotsRules:
+        try:
+            fetched = self._gated_fetch(
+                robots_url, delay=self._min_delay, deadline=deadline, stop=stop, max_bytes=ROBOTS_MAX_BYTES
+            )
+        except (PollBudgetExhausted, PollInterrupted):
+            raise
+        except PermanentError as exc:
+            # 4xx, too large, undecodable: RFC 9309 treats the site as having no rules.
+            log.info("robots_unavailable_allow_all", robots_url=robots_url, reason=str(exc))
+            return RobotsRules(robots_url, None, time.monotonic())
+        except TransientError as exc:
+            raise RobotsUnavailable(f"robots.txt at {robots_url} could not be read ({exc})") from exc
+        parser = RobotFileParser(robots_url)
+        parser.parse(fetched.content.decode("utf-8", errors="replace").splitlines())
+        return RobotsRules(robots_url, parser, time.monotonic())
+
+    def _remember(self, origin: str, rules: RobotsRules) -> None:
+        with self._lock:
+            if len(self._robots) >= ROBOTS_CACHE_PRUNE_AT:
+                now = time.monotonic()
+                for stale in [o for o, r in self._robots.items() if now - r.fetched_at >= self._robots_ttl]:
+                    self._robots.pop(stale, None)
+                    self._robots_locks.pop(stale, None)
+            self._robots[origin] = rules
 
     def _gated_fetch(
         self,

@@ -25,8 +25,6 @@ from sie.core.sources.registry import check_source_config
 SPEC_FIELDS = frozenset(SourceUpdate.model_fields)
 
 
-
-
 def get_source(*, session: Session, tenant: str, name: str, for_update: bool = False) -> Source | None:
     query = select(Source).where(Source.tenant == tenant, Source.name == name)
     return session.scalar(query.with_for_update() if for_update else query)
@@ -49,7 +47,7 @@ def create_source(*, session: Session, tenant: str, name: str, source_in: Source
         with session.begin_nested():
             session.add(source)
     except IntegrityError:
-        raise SourceExists(f"source {name!r} already exists") from None
+        raise SourceExists(name) from None
     return source
 
 

@@ -11,23 +11,23 @@ from __future__ import annotations
 import io
 import zlib
 from collections import deque
-from datetime import UTC, datetime
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from sie.core.config import settings
-from sie.core.errors import ContentTooLarge, MalformedListing, SourceConfigError
+from sie.core.errors import ContentTooLarge, MalformedListing
 from sie.core.fetch import FetchedContent
 from sie.core.logging import get_logger
 from sie.core.sources.base import (
     DiscoveredItem,
     DiscoveryContext,
     DiscoveryResult,
-    SourceSpec,
     normalize_item_url,
+    parse_timestamp,
 )
+from sie.core.sources.config import UrlConfig
 
 log = get_logger(__name__)
 GZIP_MAGIC = b"\x1f\x8b"
@@ -35,13 +35,13 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_INDEX_DEPTH = 2
 
 
+class SitemapConfig(UrlConfig):
+    REFUSAL = "a sitemap source needs `url` (the sitemap or sitemap index) and no `urls`"
+
+
 class SitemapSource:
-    def __init__(self, spec: SourceSpec) -> None:
-        if not spec.url or spec.urls:
-            raise SourceConfigError(
-                "a sitemap source needs `url` (the sitemap or sitemap index) and no `urls`"
-            )
-        self.url = spec.url
+    def __init__(self, config: SitemapConfig) -> None:
+        self.url = config.url
 
     def discover(self, ctx: DiscoveryContext, *, max_items: int) -> DiscoveryResult:
         result = DiscoveryResult()
@@ -140,14 +140,4 @@ def _url_item(element: Element, base: str) -> DiscoveredItem | None:
     url = _child_url(element, base)
     if url is None:
         return None
-    return DiscoveredItem(url=url, published=_lastmod(_child_text(element, "lastmod")))
-
-
-def _lastmod(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return DiscoveredItem(url=url, published=parse_timestamp(_child_text(element, "lastmod")))

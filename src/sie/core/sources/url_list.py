@@ -3,33 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from sie.core.errors import MalformedListing, SourceConfigError
 from sie.core.sources.base import (
     DiscoveredItem,
     DiscoveryContext,
     DiscoveryResult,
-    SourceSpec,
     normalize_item_url,
 )
+from sie.core.sources.config import Locations, SourceSpec, require_listing_url
 
 COMMENT = "#"
+
+
+@dataclass(frozen=True)
+class UrlListConfig:
+    """The URLs themselves (`urls`), or the address of a text document that lists them (`url`)."""
+
+    LOCATIONS: ClassVar[Locations] = Locations.URL_OR_URLS
+
+    url: str | None = None
+    urls: tuple[str, ...] = ()
+
+    @classmethod
+    def from_spec(cls, spec: SourceSpec) -> Self:
+        if not cls.LOCATIONS.accepts(spec):
+            raise SourceConfigError(
+                "a url_list source needs either `urls` (the URLs themselves) or `url` "
+                "(a text document listing them, one per line), not both"
+            )
+        return cls(url=spec.url, urls=spec.urls)
+
+    def validate(self) -> None:
+        if self.url is not None:
+            require_listing_url(self.url)
+        # Inline URLs are items: held to what an item may be (no credentials, not too long).
+        unusable = [url for url in self.urls if normalize_item_url(url) is None]
+        if unusable:
+            raise SourceConfigError(f"`urls` holds URLs SIE cannot fetch: {', '.join(unusable[:5])}")
 
 
 class UrlListSource:
     """Inline `urls` need no fetch at all; a list document is fetched with conditional GET like a feed."""
 
-    def __init__(self, spec: SourceSpec) -> None:
-        if bool(spec.url) == bool(spec.urls):
-            raise SourceConfigError(
-                "a url_list source needs either `urls` (the URLs themselves) or `url` "
-                "(a text document listing them, one per line), not both"
-            )
-        unusable = [url for url in spec.urls if normalize_item_url(url) is None]
-        if unusable:
-            raise SourceConfigError(f"`urls` holds URLs SIE cannot fetch: {', '.join(unusable[:5])}")
-        self.url = spec.url
-        self.urls = spec.urls
+    def __init__(self, config: UrlListConfig) -> None:
+        self.url = config.url
+        self.urls = config.urls
 
     def discover(self, ctx: DiscoveryContext, *, max_items: int) -> DiscoveryResult:
         if self.url is None:

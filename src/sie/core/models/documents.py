@@ -1,0 +1,84 @@
+"""Documents: the enriched document, the uploaded bytes until extraction, and its entities."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sie.core.models.base import Base, DocumentStatus, utcnow
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (
+        # One copy of identical content per tenant; a redelivered job can never add a second.
+        Index("uq_documents_tenant_content_hash", "tenant", "content_hash", unique=True),
+        Index("ix_documents_tenant_created_at", "tenant", "created_at"),
+        Index("ix_documents_tenant_external_id", "tenant", "external_id"),
+        Index("ix_documents_unindexed", "indexed_at", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(200), default="api")
+    external_id: Mapped[str | None] = mapped_column(String(500), default=None)
+    title: Mapped[str | None] = mapped_column(String(1000), default=None)
+    url: Mapped[str | None] = mapped_column(Text, default=None)
+    content_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.pending)
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    language: Mapped[str | None] = mapped_column(String(10), default=None)
+    content_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    duplicate_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    entities: Mapped[list[Any]] = mapped_column(default=list)
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    sentiment_compound: Mapped[float | None] = mapped_column(Float, default=None)
+    sentiment_label: Mapped[str | None] = mapped_column(String(10), default=None)
+    # Extraction details: page count, OCR confidence per page, low-confidence words.
+    extraction: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    indexed_at: Mapped[datetime | None] = mapped_column(default=None)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    blob: Mapped[DocumentBlob | None] = relationship(back_populates="document", lazy="raise")
+
+
+class DocumentBlob(Base):
+    """The uploaded bytes of a file, kept until the worker has extracted its text."""
+
+    __tablename__ = "document_blobs"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    filename: Mapped[str | None] = mapped_column(String(500), default=None)
+    content_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    document: Mapped[Document] = relationship(back_populates="blob")
+
+
+class DocumentEntity(Base):
+    """One row per (document, entity): what the entity insights and the entity filter read."""
+
+    __tablename__ = "document_entities"
+    __table_args__ = (
+        Index("ix_document_entities_tenant_text", "tenant", "text"),
+        Index("ix_document_entities_tenant_created_at", "tenant", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    tenant: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(String(300))
+    label: Mapped[str] = mapped_column(String(30))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

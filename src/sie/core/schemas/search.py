@@ -1,0 +1,55 @@
+"""Reads across a tenant's documents: search hits and the insights (sentiment, entities by day)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class SearchHitPublic(BaseModel):
+    id: str
+    title: str | None
+    snippet: str
+    source: str
+    url: str | None
+    sentiment: str | None
+    created_at: datetime
+    score: float | None = None
+
+
+class SearchResponse(BaseModel):
+    hits: list[SearchHitPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class SentimentBucket(BaseModel):
+    day: str
+    positive: int
+    neutral: int
+    negative: int
+    average_compound: float | None
+
+
+class SentimentInsights(BaseModel):
+    buckets: list[SentimentBucket]
+    totals: dict[str, int]
+
+
+class EntityCount(BaseModel):
+    text: str
+    label: str
+    documents: int
+    mentions: int
+
+
+class EntityBucket(BaseModel):
+    day: str
+    entities: list[EntityCount]
+
+
+class EntityInsights(BaseModel):
+    top: list[EntityCount]
+    buckets: list[EntityBucket]

@@ -1,0 +1,12 @@
+"""End-to-end tests: real API and worker processes on the run's PostgreSQL database and Redis db."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.scratch import ScratchServices
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_services(services: ScratchServices) -> None:
+    """Every test in this folder runs on the run's PostgreSQL database and Redis db (tests/conftest.py)."""
