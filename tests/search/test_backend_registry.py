@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import typing
+import pytest
 
-from sie.core.config import Settings, settings
+from sie.core import search
+from sie.core.config import ConfigError, settings
 from sie.core.search import SEARCH_BACKENDS, MeilisearchSearch
 
 
-def accepted_names() -> set[str]:
-    """The names SEARCH_BACKEND may take (a Literal, optional)."""
-    annotation = Settings.model_fields["search_backend"].annotation
-    literal = next(arg for arg in typing.get_args(annotation) if typing.get_origin(arg) is typing.Literal)
-    return set(typing.get_args(literal))
-
-
-def test_settings_accept_exactly_the_registered_backends() -> None:
-    assert accepted_names() == set(SEARCH_BACKENDS)
+def test_an_unknown_backend_stops_with_the_registered_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "search_backend", "elastic")
+    search.get_search_backend.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"SEARCH_BACKEND='elastic'.*meilisearch, database"):
+            search.get_search_backend()
+    finally:
+        search.get_search_backend.cache_clear()
 
 
 def test_every_backend_builds_from_settings_under_its_registered_name() -> None:

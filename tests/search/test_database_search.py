@@ -14,9 +14,10 @@ from sqlalchemy import create_engine, func, literal_column, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sie.core.db import get_engine, session_scope
+from sie.core.engine.indexing import search_document
 from sie.core.errors import ServiceUnavailable
 from sie.core.models import Base, Document, DocumentEntity, DocumentStatus
-from sie.core.search import DatabaseSearch, SearchDocument, SearchQuery
+from sie.core.search import DatabaseSearch, SearchQuery
 from sie.core.search.database import leading_snippet
 from sie.core.search.postgres import PG_DOCUMENT_VECTOR
 from sie.core.search.sqlite_fts import fts5_expression
@@ -63,25 +64,11 @@ class Corpus:
                 for e in entities
             )
         if index:
-            self.backend.index_documents([_search_document(document)])
+            self.backend.index_documents([search_document(document)])
         return str(document.id)
 
     def search(self, q: str = "", **filters: object) -> list[str]:
         return [hit.id for hit in self.backend.search(SearchQuery(tenant=self.tenant, q=q, **filters)).hits]  # type: ignore[arg-type]
-
-
-def _search_document(document: Document) -> SearchDocument:
-    return SearchDocument(
-        id=str(document.id),
-        tenant=document.tenant,
-        title=document.title,
-        text=document.text or "",
-        source=document.source,
-        url=document.url,
-        created_at=document.created_at,
-        entities=[entity["text"] for entity in document.entities],
-        sentiment_label=document.sentiment_label,
-    )
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import spacy
 
 from sie.core.pipeline import enrich as enrich_module
 from sie.core.pipeline.enrich import enrich, enrich_batch, load_models, model_loads, sentiment_label
@@ -143,7 +144,7 @@ def test_concurrent_first_use_loads_once(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(enrich_module, "_models", None)
     monkeypatch.setattr(enrich_module, "_model_loads", 0)
-    monkeypatch.setattr(enrich_module.spacy, "load", slow_spacy_load)
+    monkeypatch.setattr(spacy, "load", slow_spacy_load)
     threads = [threading.Thread(target=load_models) for _ in range(8)]
     for thread in threads:
         thread.start()

@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     meilisearch_url: str | None = None
     meilisearch_key: str | None = None
     meilisearch_index: str = "documents"
-    search_backend: Literal["meilisearch", "database"] | None = None
+    # A name in `sie.core.search.SEARCH_BACKENDS`, checked when the backend is built.
+    search_backend: str | None = None
     sentry_dsn: str | None = None
 
     # Connections per process: at least the API's worker threads (40), so no request waits for one.
@@ -161,7 +162,7 @@ class Settings(BaseSettings):
         return url
 
     @property
-    def effective_search_backend(self) -> Literal["meilisearch", "database"]:
+    def effective_search_backend(self) -> str:
         if self.search_backend is not None:
             return self.search_backend
         if self.meilisearch_url or self.environment == "production":

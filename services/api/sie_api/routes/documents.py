@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, UploadFile, status
+from sqlalchemy.orm import Session
 
 from sie.core.config import settings
 from sie.core.engine.ingest import NewDocument, add_documents
 from sie.core.engine.outbox import Submission, enqueue_new
 from sie.core.errors import PayloadTooLarge
 from sie.core.pipeline.uploads import plan_upload
+from sie.core.queues import JobQueue
 from sie.core.repository.documents import document_public, get_tenant_document
 from sie.core.repository.idempotency import create_once, request_fingerprint
 from sie.core.schemas import (
@@ -66,20 +69,15 @@ def create_document(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     charge_rate_limit(limiter, principal, body.priority)
-
-    def create() -> tuple[list[Submission], dict[str, Any]]:
-        submissions = add_documents(session, tenant=principal.tenant, documents=[_new_document(body)])
-        return submissions, submissions[0].as_response()
-
-    submissions, response = create_once(
+    return _accept_once(
         session=session,
+        queue=queue,
         tenant=principal.tenant,
-        key=idempotency_key,
+        idempotency_key=idempotency_key,
         fingerprint=request_fingerprint("document", body.model_dump(mode="json")),
-        create=create,
+        documents=[_new_document(body)],
+        respond=lambda submissions: submissions[0].as_response(),
     )
-    enqueue_new(queue, submissions)
-    return response
 
 
 @router.post(
@@ -107,19 +105,40 @@ def create_documents_batch(
     for priority, count in cost.items():
         charge_rate_limit(limiter, principal, priority, count)
 
+    return _accept_once(
+        session=session,
+        queue=queue,
+        tenant=principal.tenant,
+        idempotency_key=idempotency_key,
+        fingerprint=request_fingerprint("batch", body.model_dump(mode="json")),
+        documents=[_new_document(document) for document in body.documents],
+        respond=_batch_response,
+    )
+
+
+def _batch_response(submissions: list[Submission]) -> dict[str, Any]:
+    results = [submission.as_response() for submission in submissions]
+    return {"results": results, "count": len(results)}
+
+
+def _accept_once(
+    *,
+    session: Session,
+    queue: JobQueue,
+    tenant: str,
+    idempotency_key: str | None,
+    fingerprint: str,
+    documents: list[NewDocument],
+    respond: Callable[[list[Submission]], dict[str, Any]],
+) -> dict[str, Any]:
+    """Store the documents (once per Idempotency-Key), then enqueue what was new after the commit."""
+
     def create() -> tuple[list[Submission], dict[str, Any]]:
-        submissions = add_documents(
-            session, tenant=principal.tenant, documents=[_new_document(d) for d in body.documents]
-        )
-        results = [submission.as_response() for submission in submissions]
-        return submissions, {"results": results, "count": len(results)}
+        submissions = add_documents(session, tenant=tenant, documents=documents)
+        return submissions, respond(submissions)
 
     submissions, response = create_once(
-        session=session,
-        tenant=principal.tenant,
-        key=idempotency_key,
-        fingerprint=request_fingerprint("batch", body.model_dump(mode="json")),
-        create=create,
+        session=session, tenant=tenant, key=idempotency_key, fingerprint=fingerprint, create=create
     )
     enqueue_new(queue, submissions)
     return response

@@ -12,16 +12,18 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import spacy
-from spacy.language import Language
-from spacy.tokens import Doc, Span, Token
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from sie.core.config import settings
 from sie.core.logging import get_logger, timed
 from sie.core.pipeline.language import detect_language
 from sie.core.pipeline.types import Enrichment, Entity, Sentiment, SentimentLabel
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span, Token
 
 # One huge document must not hold a worker for minutes: spaCy sees at most this much of each text.
 MAX_NLP_CHARS = 100_000
@@ -53,6 +55,10 @@ def load_models() -> NlpModels:
     global _models, _model_loads
     if _models is not None:
         return _models
+    # Optional heavy dependency: spaCy brings thinc and torch (seconds, ~700 MB), so only the
+    # processes that enrich load it, never the API or a worker's main process that import this module.
+    import spacy
+
     with _models_lock:
         if _models is None:
             with timed() as elapsed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from sie.core.config import Settings, settings
+from sie.core.config import ConfigError, Settings, settings
 from sie.core.search.base import SearchBackend, SearchDocument, SearchHit, SearchQuery, SearchResults
 from sie.core.search.database import DatabaseSearch
 from sie.core.search.meilisearch import MeilisearchSearch
@@ -26,7 +26,8 @@ def get_search_backend() -> SearchBackend:
     name = settings.effective_search_backend
     factory = SEARCH_BACKENDS.get(name)
     if factory is None:
-        raise ValueError(f"unknown search backend {name!r}; known backends: {', '.join(SEARCH_BACKENDS)}")
+        known = ", ".join(SEARCH_BACKENDS)
+        raise ConfigError(f"SEARCH_BACKEND={name!r} is not a search backend; use one of: {known}")
     return factory(settings)
 
 

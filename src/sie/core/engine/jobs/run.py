@@ -20,6 +20,7 @@ from sie.core.engine.jobs.store import Enriched, Stored, store_each
 from sie.core.errors import PermanentError
 from sie.core.logging import get_logger
 from sie.core.models import JobKind
+from sie.core.pipeline.enrich import enrich_batch
 from sie.core.pipeline.types import ExtractedText
 from sie.core.queues import QUEUE_OCR, JobQueue
 from sie.core.search import SearchDocument
@@ -72,10 +73,6 @@ def _read_texts(
 
 
 def _enrich(ready: Sequence[tuple[ClaimedJob, ExtractedText]], queue: JobQueue) -> list[Enriched]:
-    # Optional heavy dependency: spaCy loads thinc and torch (seconds, ~700 MB). Only the processes
-    # that run jobs import it, never the API or a worker's main process that merely import this module.
-    from sie.core.pipeline.enrich import enrich_batch
-
     try:
         with stage("nlp"):
             enrichments = enrich_batch([extracted.text for _, extracted in ready])
