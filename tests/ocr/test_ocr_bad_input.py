@@ -11,7 +11,7 @@ import pytest
 
 from bench.printed_text import encode, render_text_image
 from sie.core.engine.ingest import NewDocument, ingest
-from sie.core.engine.jobs.readers import read_text_with_ocr
+from sie.core.engine.jobs.ocr_reader import read_text_with_ocr
 from sie.core.engine.jobs.run import run_jobs
 from tests.ocr.conftest import Uploader
 from tests.utils.files import make_blank_pdf

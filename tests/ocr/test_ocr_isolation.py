@@ -14,7 +14,8 @@ import sys
 import sie_api.main, sie_worker.celery_app
 import sie.core.engine.runtime
 import sie.core.pipeline.ocr  # imports torch and EasyOCR only when a model is needed
-from sie.core.engine.jobs.readers import read_text, read_text_with_ocr
+from sie.core.engine.jobs.ocr_reader import read_text_with_ocr
+from sie.core.engine.jobs.readers import read_text
 from sie.core.engine.jobs.run import run_jobs
 from sie.core.pipeline.extract import extract
 from bench.printed_text import render_text_image, scanned_pdf

@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import select
 
 from sie.core.db import session_scope
-from sie.core.engine.jobs.readers import read_text, read_text_with_ocr
+from sie.core.engine.jobs.ocr_reader import read_text_with_ocr
+from sie.core.engine.jobs.readers import read_text
 from sie.core.engine.jobs.run import run_jobs
 from sie.core.models import Job
 from sie.core.queues import QUEUE_OCR, JobQueue

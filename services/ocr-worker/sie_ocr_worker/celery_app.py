@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sie.core.config import settings
-from sie.core.engine.jobs.readers import read_text_with_ocr
+from sie.core.engine.jobs.ocr_reader import read_text_with_ocr
 from sie.core.engine.worker_app import build_worker_app
 from sie.core.pipeline.ocr_engine import get_reader
 from sie.core.queues import TASK_OCR_JOBS

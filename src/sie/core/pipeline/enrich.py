@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
 from sie.core.config import settings
 from sie.core.logging import get_logger, timed
 from sie.core.pipeline.language import detect_language
@@ -24,6 +22,7 @@ from sie.core.pipeline.types import Enrichment, Entity, Sentiment, SentimentLabe
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Span, Token
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 # One huge document must not hold a worker for minutes: spaCy sees at most this much of each text.
 MAX_NLP_CHARS = 100_000
@@ -55,9 +54,10 @@ def load_models() -> NlpModels:
     global _models, _model_loads
     if _models is not None:
         return _models
-    # Optional heavy dependency: spaCy brings thinc and torch (seconds, ~700 MB), so only the
-    # processes that enrich load it, never the API or a worker's main process that import this module.
+    # Optional heavy dependencies (the `worker` extra): spaCy brings thinc and torch (seconds,
+    # ~700 MB); only the processes that enrich load them, never the API or a worker's main process.
     import spacy
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     with _models_lock:
         if _models is None:

@@ -14,7 +14,7 @@ from sie.core import metrics
 from sie.core.engine.indexing import index_and_mark
 from sie.core.engine.jobs.claim import ClaimedJob, claim_jobs
 from sie.core.engine.jobs.outcome import finish_failure, route_to_ocr
-from sie.core.engine.jobs.readers import TextReader, read_text, read_text_with_ocr
+from sie.core.engine.jobs.readers import TextReader, read_text
 from sie.core.engine.jobs.stage import stage
 from sie.core.engine.jobs.store import Enriched, Stored, store_each
 from sie.core.errors import PermanentError
@@ -44,11 +44,20 @@ def run_jobs(job_ids: Sequence[uuid.UUID], *, queue: JobQueue, reader: TextReade
 
 def run_jobs_in_process(queue: JobQueue, queue_name: str, job_ids: list[uuid.UUID]) -> None:
     """Local mode's task body: the same run, with the OCR reader for the `ocr` queue."""
-    reader = read_text_with_ocr if queue_name == QUEUE_OCR else read_text
     try:
-        run_jobs(job_ids, queue=queue, reader=reader)
+        run_jobs(job_ids, queue=queue, reader=_reader_for(queue_name))
     except Exception:
         log.exception("job_batch_crashed", jobs=len(job_ids))
+
+
+def _reader_for(queue_name: str) -> TextReader:
+    if queue_name != QUEUE_OCR:
+        return read_text
+    # Optional heavy dependency: the OCR stack (the `ocr` extra) loads only when local mode meets
+    # its first OCR job, so the API and the demo run without it, as they did before it was installed.
+    from sie.core.engine.jobs.ocr_reader import read_text_with_ocr
+
+    return read_text_with_ocr
 
 
 def _read_texts(
