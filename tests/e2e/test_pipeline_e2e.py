@@ -75,7 +75,7 @@ def test_fifty_documents_reach_done_with_known_entities_and_sentiment(api_url: s
         assert filtered["total"] == len(expected) > 0
 
         sentiment = client.get("/v1/insights/sentiment", headers=key.headers).json()
-        assert sentiment["totals"] == {"positive": 17, "negative": 17, "neutral": 16}
+        assert sentiment["totals"] == {"positive": 17, "negative": 17, "neutral": 16, "unscored": 0}
         top = client.get("/v1/insights/entities", headers=key.headers).json()["top"]
         assert {entry["text"] for entry in top[:15]} >= {"Paris", "Google", "Bill Gates"}
 
@@ -88,6 +88,7 @@ def test_fifty_documents_reach_done_with_known_entities_and_sentiment(api_url: s
             "positive": 0,
             "neutral": 0,
             "negative": 0,
+            "unscored": 0,
         }
 
 

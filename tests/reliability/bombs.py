@@ -59,3 +59,29 @@ def xml_bomb(kind: str) -> bytes:
     else:
         declarations, title = '<!ENTITY secret SYSTEM "file:///etc/passwd">', "&secret;"
     return f'<?xml version="1.0"?>\n<!DOCTYPE rss [{declarations}]>\n{feed.format(title=title)}'.encode()
+
+
+def hostile_page(kind: str) -> bytes:
+    """An HTML page of up to FETCH_MAX_BYTES (10 MiB) built to make parsers and extractors slow."""
+    size = 10 << 20
+    body = {
+        # Over a million elements: far beyond what trafilatura is given.
+        "tiny-elements": lambda: "<p>Some words here.</p>" * (size // 23),
+        "links": lambda: '<a href="/x">link</a> ' * (size // 21),
+        "unclosed-cells": lambda: "<table>" + "<td>x" * (size // 5),
+        "teaser-cards": lambda: "<article><h2>Teaser</h2><p>Short teaser text.</p></article>" * (size // 60),
+        "one-text-node": lambda: "<p>" + "word " * (size // 5) + "</p>",
+        # Parsers compare each attribute with the others; lexbor takes 7 s for 50,000.
+        "many-attributes": lambda: (
+            "<div " + " ".join(f"a{n}=v" for n in range(size // 9)) + "><p>hi</p></div>"
+        ),
+        # lexbor takes time quadratic in the <option>s of an open <select>.
+        "open-select": lambda: "<select>" + "<option>x" * (size // 9),
+        # Unclosed formatting elements reopened in every paragraph.
+        "open-formatting": lambda: "".join(f"<b class=c{n}>" for n in range(9000)) + "<p>t</p>" * (size // 8),
+        # Under trafilatura's element bound, with 10 MiB of text in one block.
+        "long-links": lambda: ('<a href="/x">' + "link text " * 50 + "</a> ") * 19_000,
+        # At the bound of trafilatura's compared mode, where jusText's time grows with the square.
+        "identical-paragraphs": lambda: "<div><p>text</p></div>" * 2_490,
+    }[kind]()
+    return f"<html><head><title>Hostile</title></head><body>{body}</body></html>".encode()

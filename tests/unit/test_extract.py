@@ -7,6 +7,7 @@ import time
 import pytest
 
 from sie.core.errors import ContentTooLarge, EmptyContent, UnsupportedContent
+from sie.core.pipeline import html_text
 from sie.core.pipeline.extract import extract
 from sie.core.pipeline.types import PageText
 from tests.utils.files import make_blank_pdf, make_png, make_text_pdf
@@ -76,7 +77,10 @@ def test_og_title_wins_over_the_title_element() -> None:
         ("<div><p>Body text</p></div>", "Outside\n\nBody text"),
     ],
 )
-def test_main_content_falls_back_from_article_to_main_to_role_to_body(container: str, expected: str) -> None:
+def test_pages_over_trafilaturas_bound_fall_back_from_main_to_role_to_body(
+    container: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(html_text, "MAX_ARTICLE_ELEMENTS", -1)
     page = f"<html><body><div>Outside</div>{container}</body></html>".encode()
     assert extract(page).text == expected
 

@@ -22,8 +22,12 @@ async def search_documents(
     source: Annotated[str | None, Query(max_length=200)] = None,
     entity: Annotated[str | None, Query(max_length=300)] = None,
     sentiment: Literal["positive", "neutral", "negative"] | None = None,
+    # An ISO 639 code as documents carry it (`en`, `fr`, `nb`...).
+    language: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}$")] = None,
     date_from: Annotated[datetime | None, Query(alias="from")] = None,
     date_to: Annotated[datetime | None, Query(alias="to")] = None,
+    published_from: datetime | None = None,
+    published_to: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> SearchResponse:
@@ -33,8 +37,11 @@ async def search_documents(
         source=source,
         entity=entity,
         sentiment=sentiment,
+        language=language,
         date_from=date_from,
         date_to=date_to,
+        published_from=published_from,
+        published_to=published_to,
         limit=limit,
         offset=offset,
     )
@@ -53,5 +60,6 @@ def _hit_public(hit: SearchHit) -> SearchHitPublic:
         url=hit.url,
         sentiment=hit.sentiment_label,
         created_at=hit.created_at,
+        published_at=hit.published_at,
         score=hit.score,
     )

@@ -29,6 +29,7 @@ def search_document(document: Document) -> SearchDocument:
         source=document.source,
         url=document.url,
         created_at=document.created_at,
+        published_at=document.published_at,
         entities=[entity["text"] for entity in document.entities],
         keywords=list(document.keywords),
         sentiment_label=document.sentiment_label,

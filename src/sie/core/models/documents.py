@@ -20,6 +20,7 @@ class Document(Base):
         Index("ix_documents_tenant_created_at", "tenant", "created_at"),
         Index("ix_documents_tenant_external_id", "tenant", "external_id"),
         Index("ix_documents_unindexed", "indexed_at", "status"),
+        Index("ix_documents_tenant_published_at", "tenant", "published_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -32,6 +33,12 @@ class Document(Base):
     status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.pending)
     text: Mapped[str | None] = mapped_column(Text, default=None)
     language: Mapped[str | None] = mapped_column(String(10), default=None)
+    # What the page says about itself (`pipeline.html_meta`); a feed entry's own date wins.
+    author: Mapped[str | None] = mapped_column(String(300), default=None)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    canonical_url: Mapped[str | None] = mapped_column(Text, default=None)
+    site_name: Mapped[str | None] = mapped_column(String(300), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
     content_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     entities: Mapped[list[Any]] = mapped_column(default=list)

@@ -1,7 +1,7 @@
 """Turn raw bytes into text: the type is sniffed from the content itself, never taken from a name.
 
 PDF text comes from its text layer (pages without one are left for OCR), HTML is reduced to its main
-text (`html_text`), images are handed to OCR untouched, and anything else that decodes as text
+text and metadata (`html_text`), images are handed to OCR untouched, and anything else that decodes as text
 (`text`) is plain text.
 """
 
@@ -13,10 +13,10 @@ from pathlib import PurePath
 import pypdfium2 as pdfium
 
 from sie.core.errors import ContentTooLarge, EmptyContent, UnsupportedContent
-from sie.core.pipeline.html_text import html_title_and_text, looks_like_html
+from sie.core.pipeline.html_text import looks_like_html, read_html
 from sie.core.pipeline.sniff import is_pdf, sniff_image_type, unsupported_format
 from sie.core.pipeline.text import decode_text, normalize_text, single_line
-from sie.core.pipeline.types import ExtractedText, PageText
+from sie.core.pipeline.types import ExtractedText, PageMetadata, PageText
 
 MAX_HEADLINE_CHARS = 150
 # pdfium is not thread-safe, not even across documents.
@@ -48,8 +48,8 @@ def extract(
         raise UnsupportedContent(f"content is {description}, which has no extractable text{label}")
     text = decode_text(content, declared_type=declared_type)
     if looks_like_html(text, declared_type):
-        title, body = html_title_and_text(text)
-        return _text_result(body, "text/html", title or fallback_title, label)
+        page = read_html(text)
+        return _text_result(page.text, "text/html", page.title or fallback_title, label, page.metadata)
     plain = normalize_text(text)
     return _text_result(plain, "text/plain", _headline(plain) or fallback_title, label)
 
@@ -63,10 +63,14 @@ def _headline(text: str) -> str | None:
     return None
 
 
-def _text_result(text: str, content_type: str, title: str | None, label: str) -> ExtractedText:
+def _text_result(
+    text: str, content_type: str, title: str | None, label: str, metadata: PageMetadata | None = None
+) -> ExtractedText:
     if not text:
         raise EmptyContent(f"no text found in the {content_type} content{label}")
-    return ExtractedText(text=text, content_type=content_type, title=title)
+    return ExtractedText(
+        text=text, content_type=content_type, title=title, metadata=metadata or PageMetadata()
+    )
 
 
 def _extract_pdf(

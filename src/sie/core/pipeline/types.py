@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 SentimentLabel = Literal["positive", "neutral", "negative"]
 
@@ -28,6 +29,19 @@ class PageText:
 
 
 @dataclass(frozen=True)
+class PageMetadata:
+    """What a web page says about itself (JSON-LD, OpenGraph, <meta>, <time>, <link rel=canonical>)."""
+
+    author: str | None = None
+    # Timezone-aware (UTC when the page gives no offset).
+    published_at: datetime | None = None
+    # As the page gives it; relative to the page's own URL when it does not start with a scheme.
+    canonical_url: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
 class ExtractedText:
     """Text found in a piece of content, and what kind of content it was (sniffed, not guessed by name)."""
 
@@ -40,6 +54,7 @@ class ExtractedText:
     pages_without_text: tuple[int, ...] = ()
     # Mean confidence over the OCR-read pages, weighted by characters; None when no OCR ran.
     ocr_confidence: float | None = None
+    metadata: PageMetadata = field(default_factory=PageMetadata)
 
 
 @dataclass(frozen=True)
@@ -59,5 +74,18 @@ class Sentiment:
 class Enrichment:
     entities: list[Entity] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
-    sentiment: Sentiment = field(default_factory=lambda: Sentiment(0.0, "neutral"))
+    # None where no sentiment model reads the language (VADER reads English only).
+    sentiment: Sentiment | None = None
     language: str | None = None
+    # The spaCy pipeline that read the text; what was left out, and why.
+    model: str | None = None
+    skipped: tuple[str, ...] = ()
+    reason: str | None = None
+
+    def details(self) -> dict[str, Any]:
+        """What the document's `extraction.enrichment` records about how it was enriched."""
+        details: dict[str, Any] = {"language": self.language, "model": self.model}
+        if self.skipped:
+            details["skipped"] = list(self.skipped)
+            details["reason"] = self.reason
+        return details

@@ -32,12 +32,17 @@ def _documents_in(window: InsightWindow, query: Select[Any]) -> Select[Any]:
     return query
 
 
+SENTIMENT_LABELS = ("positive", "neutral", "negative")
+
+
 def sentiment_by_day(*, session: Session, window: InsightWindow) -> dict[str, Any]:
+    """Documents per sentiment label and day; `unscored` counts those no sentiment model read (their
+    language has none), apart from `neutral`; the average compound is over scored documents only."""
     day = func.date(Document.created_at)
     counts = {
-        label: func.sum(case((Document.sentiment_label == label, 1), else_=0))
-        for label in ("positive", "neutral", "negative")
+        label: func.sum(case((Document.sentiment_label == label, 1), else_=0)) for label in SENTIMENT_LABELS
     }
+    counts["unscored"] = func.sum(case((Document.sentiment_label.is_(None), 1), else_=0))
     rows = session.execute(
         _documents_in(
             window,
@@ -49,10 +54,8 @@ def sentiment_by_day(*, session: Session, window: InsightWindow) -> dict[str, An
     buckets = [
         {
             "day": str(row[0]),
-            "positive": int(row[1] or 0),
-            "neutral": int(row[2] or 0),
-            "negative": int(row[3] or 0),
-            "average_compound": round(float(row[4]), 4) if row[4] is not None else None,
+            **{label: int(count or 0) for label, count in zip(counts, row[1:-1], strict=True)},
+            "average_compound": round(float(row[-1]), 4) if row[-1] is not None else None,
         }
         for row in rows
     ]

@@ -83,6 +83,12 @@ class DocumentPublic(BaseModel):
     content_type: str | None
     text: str | None
     language: str | None
+    # What the page says about itself; `published_at` is a feed entry's own date when it gave one.
+    author: str | None
+    published_at: datetime | None
+    canonical_url: str | None
+    site_name: str | None
+    description: str | None
     content_hash: str | None
     duplicate_of: str | None
     entities: list[EntityPublic]

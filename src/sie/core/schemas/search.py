@@ -15,6 +15,7 @@ class SearchHitPublic(BaseModel):
     url: str | None
     sentiment: str | None
     created_at: datetime
+    published_at: datetime | None = None
     score: float | None = None
 
 
@@ -30,6 +31,8 @@ class SentimentBucket(BaseModel):
     positive: int
     neutral: int
     negative: int
+    # Documents no sentiment model read (their language has none): not counted as neutral.
+    unscored: int
     average_compound: float | None
 
 

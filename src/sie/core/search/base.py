@@ -19,6 +19,7 @@ class SearchDocument:
     source: str
     url: str | None
     created_at: datetime
+    published_at: datetime | None = None
     entities: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     sentiment_label: str | None = None
@@ -33,8 +34,12 @@ class SearchQuery:
     source: str | None = None
     entity: str | None = None
     sentiment: str | None = None
+    language: str | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
+    # The publication date the page or its feed entry gave; documents without one never match.
+    published_from: datetime | None = None
+    published_to: datetime | None = None
     limit: int = 20
     offset: int = 0
 
@@ -50,6 +55,7 @@ class SearchHit:
     sentiment_label: str | None
     created_at: datetime
     score: float | None = None
+    published_at: datetime | None = None
 
 
 @dataclass(frozen=True)

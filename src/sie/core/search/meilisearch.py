@@ -23,12 +23,21 @@ from sie.core.config import Settings
 from sie.core.errors import PermanentError, ServiceUnavailable
 from sie.core.logging import get_logger
 from sie.core.search.base import SearchDocument, SearchHit, SearchQuery, SearchResults
+from sie.core.search.meili_filter import search_filter, unix_seconds
 
 log = get_logger(__name__)
 
 PRIMARY_KEY = "id"
 INDEX_SETTINGS: dict[str, list[str]] = {
-    "filterableAttributes": ["tenant", "source", "entities", "sentiment_label", "created_at_ts", "language"],
+    "filterableAttributes": [
+        "tenant",
+        "source",
+        "entities",
+        "sentiment_label",
+        "language",
+        "created_at_ts",
+        "published_at_ts",
+    ],
     "sortableAttributes": ["created_at_ts"],
     "searchableAttributes": ["title", "text", "keywords", "entities"],
 }
@@ -42,7 +51,16 @@ REQUEST_TIMEOUT_SECONDS = 5.0
 WRITE_BATCH = 500
 CROP_WORDS = 30
 # What a hit needs besides the snippet; the full text stays on the server.
-RETRIEVED_ATTRIBUTES = ["id", "tenant", "title", "source", "url", "sentiment_label", "created_at"]
+RETRIEVED_ATTRIBUTES = [
+    "id",
+    "tenant",
+    "title",
+    "source",
+    "url",
+    "sentiment_label",
+    "created_at",
+    "published_at_ts",
+]
 
 
 class MeilisearchSearch:
@@ -215,42 +233,12 @@ class MeilisearchSearch:
             raise PermanentError(f"Meilisearch rejected the request: {detail}") from exc
 
 
-def search_filter(query: SearchQuery) -> list[str]:
-    """The query's filters as Meilisearch filter expressions (an array means AND)."""
-    filters = [f"tenant = {quote(query.tenant)}"]
-    if query.source is not None:
-        filters.append(f"source = {quote(query.source)}")
-    if query.entity is not None:
-        filters.append(f"entities = {quote(query.entity)}")
-    if query.sentiment is not None:
-        filters.append(f"sentiment_label = {quote(query.sentiment)}")
-    if query.date_from is not None:
-        filters.append(f"created_at_ts >= {_unix_seconds(query.date_from):.6f}")
-    if query.date_to is not None:
-        filters.append(f"created_at_ts <= {_unix_seconds(query.date_to):.6f}")
-    return filters
-
-
-def quote(value: str) -> str:
-    """A filter value as a double-quoted string that reads back as exactly `value`.
-
-    Meilisearch unescapes `\\"` and then backslash escapes (`\\\\`, `\\n`...), so backslashes are
-    doubled first; otherwise a value ending in a backslash would swallow the closing quote.
-    """
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _settings_match(current: dict[str, Any]) -> bool:
     for key, wanted in INDEX_SETTINGS.items():
         have = current.get(key) or []
         if (set(have) != set(wanted)) if key in _UNORDERED_SETTINGS else (list(have) != wanted):
             return False
     return True
-
-
-def _unix_seconds(moment: datetime) -> float:
-    """Naive datetimes are UTC, as everywhere in SIE's database."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _to_meili(doc: SearchDocument) -> dict[str, Any]:
@@ -269,12 +257,13 @@ def _to_meili(doc: SearchDocument) -> dict[str, Any]:
         "language": doc.language,
         "created_at": created_at.isoformat(),
         # Unix seconds with the microseconds kept, so date filters are exactly the database's.
-        "created_at_ts": _unix_seconds(created_at),
+        "created_at_ts": unix_seconds(created_at),
+        "published_at_ts": unix_seconds(doc.published_at) if doc.published_at else None,
     }
 
 
 def _to_hit(hit: dict[str, Any]) -> SearchHit:
-    formatted = hit.get("_formatted") or {}
+    formatted, published = hit.get("_formatted") or {}, hit.get("published_at_ts")
     return SearchHit(
         id=str(hit["id"]),
         title=hit.get("title"),
@@ -284,6 +273,7 @@ def _to_hit(hit: dict[str, Any]) -> SearchHit:
         sentiment_label=hit.get("sentiment_label"),
         created_at=datetime.fromisoformat(hit["created_at"]),
         score=hit.get("_rankingScore"),
+        published_at=datetime.fromtimestamp(published, UTC) if published is not None else None,
     )
 
 

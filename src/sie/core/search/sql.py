@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func
@@ -54,6 +55,8 @@ def document_filters(query: SearchQuery) -> list[ColumnElement[bool]]:
         conditions.append(Document.source == query.source)
     if query.sentiment is not None:
         conditions.append(Document.sentiment_label == query.sentiment)
+    if query.language is not None:
+        conditions.append(Document.language == query.language)
     if query.entity is not None:
         conditions.append(
             exists().where(
@@ -65,10 +68,19 @@ def document_filters(query: SearchQuery) -> list[ColumnElement[bool]]:
             )
         )
     if query.date_from is not None:
-        conditions.append(Document.created_at >= query.date_from)
+        conditions.append(Document.created_at >= _utc(query.date_from))
     if query.date_to is not None:
-        conditions.append(Document.created_at <= query.date_to)
+        conditions.append(Document.created_at <= _utc(query.date_to))
+    if query.published_from is not None:
+        conditions.append(Document.published_at >= _utc(query.published_from))
+    if query.published_to is not None:
+        conditions.append(Document.published_at <= _utc(query.published_to))
     return conditions
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite stores timestamps as UTC wall time, so a bound with another offset is moved to UTC first."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def hit_columns() -> tuple[Any, ...]:
@@ -79,6 +91,7 @@ def hit_columns() -> tuple[Any, ...]:
         Document.url,
         Document.sentiment_label,
         Document.created_at,
+        Document.published_at,
     )
 
 
@@ -96,4 +109,5 @@ def to_hit(row: Any, snippet: str, score: float | None) -> SearchHit:
         sentiment_label=row.sentiment_label,
         created_at=row.created_at,
         score=score,
+        published_at=row.published_at,
     )

@@ -34,7 +34,10 @@ class DiscoveredItem:
     url: str
     title: str | None = None
     guid: str | None = None
+    # The entry's own publication date (a feed's); it wins over the date the page gives.
     published: datetime | None = None
+    # When the page last changed (a sitemap's lastmod): not a publication date.
+    modified: datetime | None = None
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 Every request SIE makes on a source's behalf (robots.txt, the listing documents, each new item)
 goes through `PoliteFetcher.get`, which
-- reads the origin's robots.txt (cached per origin for ROBOTS_CACHE_TTL_SECONDS) and refuses URLs
-  it disallows for SIE's User-Agent,
+- reads the origin's robots.txt (cached per origin for ROBOTS_CACHE_TTL_SECONDS; RFC 9309 rules,
+  `sources.robots`) and refuses URLs it disallows for SIE's User-Agent,
 - allows at most SOURCE_PER_HOST_CONCURRENCY requests in flight per origin, and spaces their starts
   by the origin's Crawl-delay (at least SOURCE_MIN_HOST_DELAY_SECONDS),
 - fetches through `fetch_url`, so the SSRF guard, size caps and redirect checks all apply.
@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from urllib.robotparser import RobotFileParser
 
 from sie.core.config import settings
 from sie.core.errors import (
@@ -32,11 +31,10 @@ from sie.core.errors import (
 from sie.core.fetch import FetchedContent, FetchPolicy, fetch_url
 from sie.core.logging import get_logger
 from sie.core.sources.base import origin_of
+from sie.core.sources.robots import RobotsTxt
 
 log = get_logger(__name__)
 
-# RFC 9309 asks crawlers to read at least 500 KiB of a robots.txt.
-ROBOTS_MAX_BYTES = 512 * 1024
 # Past this many origins, cache entries that have expired are dropped.
 ROBOTS_CACHE_PRUNE_AT = 10_000
 GATE_POLL_SECONDS = 0.25
@@ -46,15 +44,14 @@ GATE_POLL_SECONDS = 0.25
 class RobotsRules:
     robots_url: str
     # None when the site has no usable robots.txt (4xx): everything is allowed.
-    parser: RobotFileParser | None
+    robots: RobotsTxt | None
     fetched_at: float
 
-    def allows(self, url: str, user_agent: str) -> bool:
-        return self.parser is None or self.parser.can_fetch(user_agent, url)
+    def allows(self, url: str) -> bool:
+        return self.robots is None or self.robots.allows(url)
 
-    def crawl_delay(self, user_agent: str) -> float:
-        delay = self.parser.crawl_delay(user_agent) if self.parser is not None else None
-        return float(delay) if delay is not None else 0.0
+    def crawl_delay(self) -> float:
+        return self.robots.crawl_delay() if self.robots is not None else 0.0
 
 
 class HostGate:
@@ -130,9 +127,9 @@ class PoliteFetcher:
         """GET `url` if robots.txt allows it, within the origin's limits and the poll's deadline."""
         origin = origin_of(url)
         rules = self.robots(origin, deadline=deadline, stop=stop)
-        if not rules.allows(url, self.policy.user_agent):
+        if not rules.allows(url):
             raise RobotsDisallowed(f"robots.txt at {rules.robots_url} disallows {url} for SIE")
-        delay = max(self._min_delay, rules.crawl_delay(self.policy.user_agent))
+        delay = max(self._min_delay, rules.crawl_delay())
         return self._gated_fetch(
             url, delay=delay, deadline=deadline, stop=stop, headers=headers, max_bytes=max_bytes
         )
@@ -159,9 +156,8 @@ class PoliteFetcher:
 
     def _read_robots(self, robots_url: str, *, deadline: float, stop: threading.Event) -> RobotsRules:
         try:
-            fetched = self._gated_fetch(
-                robots_url, delay=self._min_delay, deadline=deadline, stop=stop, max_bytes=ROBOTS_MAX_BYTES
-            )
+            # Read whole, within the fetch cap; RobotsTxt parses its first 500 KiB (RFC 9309 2.5).
+            fetched = self._gated_fetch(robots_url, delay=self._min_delay, deadline=deadline, stop=stop)
         except (PollBudgetExhausted, PollInterrupted):
             raise
         except PermanentError as exc:
@@ -170,9 +166,8 @@ class PoliteFetcher:
             return RobotsRules(robots_url, None, time.monotonic())
         except TransientError as exc:
             raise RobotsUnavailable(f"robots.txt at {robots_url} could not be read ({exc})") from exc
-        parser = RobotFileParser(robots_url)
-        parser.parse(fetched.content.decode("utf-8", errors="replace").splitlines())
-        return RobotsRules(robots_url, parser, time.monotonic())
+        robots = RobotsTxt.parse(fetched.content, user_agent=self.policy.user_agent)
+        return RobotsRules(robots_url, robots, time.monotonic())
 
     def _remember(self, origin: str, rules: RobotsRules) -> None:
         with self._lock:

@@ -140,4 +140,4 @@ def _url_item(element: Element, base: str) -> DiscoveredItem | None:
     url = _child_url(element, base)
     if url is None:
         return None
-    return DiscoveredItem(url=url, published=parse_timestamp(_child_text(element, "lastmod")))
+    return DiscoveredItem(url=url, modified=parse_timestamp(_child_text(element, "lastmod")))

@@ -106,7 +106,8 @@ def _report_done(batch: Sequence[Enriched], stored: Stored) -> list[SearchDocume
         metrics.JOB_DURATION.labels(stage="total", outcome="done").observe(duration)
         metrics.DOCUMENTS.labels(status="done", source=metrics.source_label(item.job.source)).inc()
         if search_doc is not None:
-            metrics.SENTIMENT.labels(label=item.enrichment.sentiment.label).inc()
+            sentiment = item.enrichment.sentiment
+            metrics.SENTIMENT.labels(label=sentiment.label if sentiment else "none").inc()
             indexable.append(search_doc)
         log.info(
             "job_completed",

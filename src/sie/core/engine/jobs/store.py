@@ -25,7 +25,8 @@ from sie.core.engine.jobs.stage import stage
 from sie.core.errors import TransientError
 from sie.core.models import Document, DocumentBlob, DocumentEntity, DocumentStatus, Job, JobStatus, utcnow
 from sie.core.pipeline.fingerprint import content_hash
-from sie.core.pipeline.types import Enrichment, ExtractedText, PageText
+from sie.core.pipeline.html_meta import as_stored
+from sie.core.pipeline.types import Enrichment, ExtractedText, PageMetadata, PageText
 from sie.core.queues import JobQueue
 from sie.core.search import SearchDocument
 
@@ -134,13 +135,23 @@ def _fill_document(document: Document, item: Enriched, text_hash: str, now: date
     document.title = document.title or item.extracted.title
     document.content_type = item.extracted.content_type
     document.content_hash = text_hash
+    _fill_page_metadata(document, item.extracted.metadata)
     document.language = enrichment.language
     document.entities = [{"text": e.text, "label": e.label, "count": e.count} for e in enrichment.entities]
     document.keywords = list(enrichment.keywords)
-    document.sentiment_compound = enrichment.sentiment.compound
-    document.sentiment_label = enrichment.sentiment.label
-    document.extraction = _extraction_details(item.extracted)
+    # No sentiment model for the language: NULL, never a neutral it did not measure.
+    document.sentiment_compound = enrichment.sentiment.compound if enrichment.sentiment else None
+    document.sentiment_label = enrichment.sentiment.label if enrichment.sentiment else None
+    document.extraction = {**_extraction_details(item.extracted), "enrichment": enrichment.details()}
     document.status, document.processed_at = DocumentStatus.done, now
+
+
+def _fill_page_metadata(document: Document, metadata: PageMetadata) -> None:
+    # A feed entry's own date (the scheduler puts it in the metadata at accept) wins over the page's.
+    page = as_stored(metadata, page_url=document.url, listed_published=document.meta.get("published"))
+    document.author, document.published_at = page.author, page.published_at
+    document.canonical_url, document.site_name = page.canonical_url, page.site_name
+    document.description = page.description
 
 
 def _entity_rows(document: Document, enrichment: Enrichment) -> Iterator[DocumentEntity]:

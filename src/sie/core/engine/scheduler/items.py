@@ -173,11 +173,16 @@ def _take_item(claimed: ClaimedSource, item: DiscoveredItem, ctx: PollContext, q
 
 
 def _new_document(claimed: ClaimedSource, item: DiscoveredItem, fetched: FetchedContent) -> NewDocument:
-    """The item's bytes as a document of the source, with what the listing said about it."""
+    """The item's bytes as a document of the source, with what the listing said about it.
+
+    `published` (a feed entry's own date) becomes the document's `published_at` when it is stored,
+    whatever date the page gives; `modified` (a sitemap's lastmod) is kept as listed, nothing more.
+    """
     listed = {
         "source_type": claimed.type,
         "guid": item.guid,
         "published": item.published.isoformat() if item.published else None,
+        "modified": item.modified.isoformat() if item.modified else None,
     }
     return NewDocument(
         data=fetched.content,
