@@ -59,7 +59,11 @@ def pending_letters(tenant: str) -> int:
             session.scalar(
                 select(func.count())
                 .select_from(DeadLetter)
-                .where(DeadLetter.tenant == tenant, DeadLetter.replayed_at.is_(None))
+                .where(
+                    DeadLetter.tenant == tenant,
+                    DeadLetter.replayed_at.is_(None),
+                    DeadLetter.discarded_at.is_(None),
+                )
             )
             or 0
         )

@@ -8,8 +8,15 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from scratch import DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_BASE_URL, ScratchServices
@@ -153,8 +160,86 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def command_cpu_seconds(names: tuple[str, ...]) -> float:
+    """CPU time used so far by every process whose command is one of `names`, with the children they
+    reaped (a PostgreSQL backend's time moves to the postmaster when it exits), from /proc."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        command, _, rest = stat.partition("(")[2].rpartition(")")
+        if command in names:
+            fields = rest.split()
+            ticks += sum(int(field) for field in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def machine_busy_seconds() -> float:
     """CPU time all cores spent not idle since boot (from /proc/stat), in seconds."""
     fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle and iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+
+
+@dataclass
+class Profile:
+    """What py-spy saw while it sampled: folded stacks (root first) and how often each was seen."""
+
+    stacks: Counter[tuple[str, ...]]
+    rate: int
+    error: str = ""
+
+    @property
+    def samples(self) -> int:
+        return sum(self.stacks.values())
+
+    def top_self(self, count: int) -> list[tuple[str, int]]:
+        """The functions most often on top of the stack: where the CPU itself goes."""
+        totals: Counter[str] = Counter()
+        for stack, seen in self.stacks.items():
+            totals[stack[-1]] += seen
+        return totals.most_common(count)
+
+    def top_inclusive(self, count: int, within: tuple[str, ...]) -> list[tuple[str, int]]:
+        """The functions of the files under `within` whose calls (with what they call) took the most."""
+        totals: Counter[str] = Counter()
+        for stack, seen in self.stacks.items():
+            for frame in set(stack):
+                if any(part in frame for part in within):
+                    totals[frame] += seen
+        return totals.most_common(count)
+
+
+@contextmanager
+def sampled(pid: int, *, rate: int = 200, subprocesses: bool = False) -> Iterator[Profile]:
+    """Sample `pid` with py-spy while the block runs, counting only threads that hold the GIL: CPU
+    spent in Python, not time spent waiting on a socket. The profile fills in when the block ends."""
+    profile = Profile(Counter(), rate)
+    if not Path(PY_SPY).exists():
+        profile.error = "py-spy is not installed (pip install py-spy)"
+        yield profile
+        return
+    with tempfile.NamedTemporaryFile(suffix=".txt") as output:
+        # --nonblocking: pausing the API at every sample doubled its CPU per request.
+        command = [PY_SPY, "record", "--pid", str(pid), "--rate", str(rate), "--gil", "--nolineno"]
+        command += ["--nonblocking", "--format", "raw", "--output", output.name]
+        command += ["--subprocesses"] if subprocesses else []
+        sampler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            yield profile
+        finally:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+            _, stderr = sampler.communicate(timeout=60)
+            for line in Path(output.name).read_text().splitlines():
+                stack, _, seen = line.rpartition(" ")
+                if stack and seen.isdigit():
+                    profile.stacks[tuple(stack.split(";"))] += int(seen)
+            if not profile.stacks:
+                profile.error = f"py-spy recorded nothing: {stderr.strip()[-300:]}"

@@ -9,12 +9,14 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 say() { printf '==> %s\n' "$*"; }
 
-# System tools the tests drive for real (promtool/amtool/prometheus, fonts for OCR images).
+# System tools the tests drive for real (promtool/amtool/prometheus, fonts for OCR images, Chromium).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+  # The console's browser tests (tests/browser) drive Debian's headless Chromium with Playwright.
+  command -v chromium >/dev/null || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -2,13 +2,15 @@
 
 Watches OPERATOR_NAMESPACE (else the pod's POD_NAMESPACE; neither set: every namespace), with kopf
 peering so that of several replicas one is active; `--standalone` turns peering off (one replica,
-or a laptop). Liveness and readiness at :OPERATOR_HEALTH_PORT/healthz, Prometheus metrics at
-:OPERATOR_METRICS_PORT/metrics; 0 turns either off.
+or a laptop). Liveness and readiness at :OPERATOR_HEALTH_PORT/healthz (ready once kopf watches,
+`sie_operator.health`), Prometheus metrics at :OPERATOR_METRICS_PORT/metrics; 0 turns either off.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
 
 from sie.core.config import settings as config
@@ -23,7 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--standalone", action="store_true", help="No peering: only one replica may run")
     args = parser.parse_args(argv)
 
-    import kopf
     from prometheus_client import start_http_server
 
     import sie_operator.handlers  # noqa: F401  (registers the handlers)
@@ -43,16 +44,26 @@ def main(argv: list[str] | None = None) -> int:
         namespace=namespace or "*",
         peering=None if args.standalone else config.operator_peering,
     )
-    kopf.run(
-        clusterwide=namespace is None,
-        namespaces=[namespace] if namespace else [],
-        standalone=args.standalone,
-        peering_name=None if args.standalone else config.operator_peering,
-        liveness_endpoint=(
-            f"http://0.0.0.0:{config.operator_health_port}/healthz" if config.operator_health_port else None
-        ),
-    )
+    # What kopf.run() does, with the health endpoint beside kopf in the same event loop.
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(_operate(namespace, standalone=args.standalone))
     return 0
+
+
+async def _operate(namespace: str | None, *, standalone: bool) -> None:
+    import kopf
+
+    from sie_operator import health
+
+    insights = health.Insights()  # what kopf knows it watches; /healthz reads it
+    async with health.serving(config.operator_health_port, insights, namespace):
+        await kopf.operator(
+            clusterwide=namespace is None,
+            namespaces=[namespace] if namespace else [],
+            standalone=standalone,
+            peering_name=None if standalone else config.operator_peering,
+            insights=insights,
+        )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -44,9 +45,11 @@ def test_push_text_creates_document_and_job_in_the_priority_queue(client: TestCl
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "pending"
+    # Sent jobs are stamped in batches, a fraction of a second later (sie.core.engine.outbox.LATER).
+    assert _stamped_within(uuid.UUID(body["job_id"]), seconds=5)
     with session_scope() as session:
         job = session.get(Job, uuid.UUID(body["job_id"]))
-        assert job is not None and job.queue == QUEUE_HIGH and job.enqueued_at is not None
+        assert job is not None and job.queue == QUEUE_HIGH
         document = session.get(Document, uuid.UUID(body["document_id"]))
         assert document is not None and document.tenant == key.tenant and document.meta == {"k": 1}
     assert redis_client.llen(QUEUE_HIGH) == before + 1
@@ -54,6 +57,16 @@ def test_push_text_creates_document_and_job_in_the_priority_queue(client: TestCl
     job_view = client.get(f"/v1/jobs/{body['job_id']}", headers=key.headers).json()
     assert job_view["status"] == "pending" and job_view["attempts"] == 0
     assert job_view["document_id"] == body["document_id"]
+
+
+def _stamped_within(job_id: uuid.UUID, *, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with session_scope() as session:
+            if session.scalar(select(Job.enqueued_at).where(Job.id == job_id)) is not None:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 @pytest.mark.parametrize(

@@ -298,20 +298,16 @@ def test_the_operator_role_grants_exactly_what_it_needs_in_its_namespace(default
         "verbs": ["get", "list", "watch", "patch"],
     }
     assert defaults_render.get("Role", "sie-operator")["rules"] == [SCALE_RULE, *WATCH_RULES, peering]
-    assert defaults_render.get("ClusterRole", OPERATOR_CLUSTER_ROLE)["rules"] == [CRD_RULE]
-    for binding_kind, role_kind, name in (
-        ("RoleBinding", "Role", "sie-operator"),
-        ("ClusterRoleBinding", "ClusterRole", OPERATOR_CLUSTER_ROLE),
-    ):
-        binding = defaults_render.get(binding_kind, name)
-        assert binding["roleRef"] == {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": role_kind,
-            "name": name,
-        }
-        assert binding["subjects"] == [
-            {"kind": "ServiceAccount", "name": "sie-operator", "namespace": NAMESPACE}
-        ]
+    # Nothing cluster-wide: kopf discovers its resources once and never lists namespaces or CRDs
+    # (tests/operator/test_namespaced.py runs it with exactly these grants).
+    assert not defaults_render.of_kind("ClusterRole") and not defaults_render.of_kind("ClusterRoleBinding")
+    binding = defaults_render.get("RoleBinding", "sie-operator")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "sie-operator",
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sie-operator", "namespace": NAMESPACE}]
     operator = defaults_render.get("Deployment", "sie-operator")["spec"]["template"]["spec"]
     assert operator["serviceAccountName"] == "sie-operator"
     assert env_of(operator["containers"][0])["POD_NAMESPACE"] == {
@@ -453,29 +449,6 @@ def test_secrets_and_settings_reach_every_sie_container(defaults_render: Rendere
         ], name
 
 
-def test_dev_profile_runs_its_own_backing_services_and_points_every_url_at_them(dev_render: Rendered) -> None:
-    images = {
-        m.name: m.body["spec"]["template"]["spec"]["containers"][0]["image"]
-        for m in dev_render.of_kind("StatefulSet")
-    }
-    assert images == {
-        "sie-postgresql": "docker.io/library/postgres:16",
-        "sie-redis": "docker.io/library/redis:7",
-        "sie-meilisearch": "docker.io/getmeili/meilisearch:v1.15.2",
-    }
-    for name in images:
-        statefulset = dev_render.get("StatefulSet", name)["spec"]
-        assert statefulset["replicas"] == 1
-        assert statefulset["serviceName"] in dev_render.names("Service")
-    secret = {k: base64.b64decode(v).decode() for k, v in dev_render.get("Secret", "sie")["data"].items()}
-    assert secret["DATABASE_URL"] == "postgresql://sie:sie-dev-password@sie-postgresql:5432/sie"
-    assert secret["REDIS_URL"] == "redis://sie-redis:6379/0"
-    assert (
-        dev_render.get("ConfigMap", "sie-config")["data"]["MEILISEARCH_URL"] == "http://sie-meilisearch:7700"
-    )
-    assert "DEV PROFILE" in dev_render.notes
-
-
 @pytest.mark.parametrize(
     ("flags_on", "api_present", "expected"),
     [(True, False, False), (False, True, False), (True, True, True)],
@@ -528,6 +501,13 @@ def test_the_prometheus_rule_carries_the_alert_file_groups(
     rendered_rules.write_text(yaml.safe_dump({"groups": rule.body["spec"]["groups"]}))
     result = subprocess.run([promtool, "check", "rules", str(rendered_rules)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_a_scheduler_its_absence_is_no_alert(production_values: dict[str, Any]) -> None:
+    values = {**production_values, "scheduler": {**production_values.get("scheduler", {}), "enabled": False}}
+    (rule,) = render(values, api_versions=(MONITORING_API,)).of_kind("PrometheusRule")
+    alerts = {item.get("alert") for group in rule.body["spec"]["groups"] for item in group["rules"]}
+    assert "SIESchedulerAbsent" not in alerts and "SIEDependencyDown" in alerts
 
 
 def test_one_dashboard_configmap_per_dashboard_with_the_sidecar_label(production_render: Rendered) -> None:

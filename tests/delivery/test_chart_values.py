@@ -65,7 +65,10 @@ def schema_for(path: str) -> dict[str, Any]:
             {"worker": {"scaler": {"metricsUnavailable": {"policy": "panic"}}}},
             "value must be one of 'hold', 'fallback'",
         ),
-        ({"config": {"environment": "prod"}}, "value must be one of 'development', 'staging', 'production'"),
+        (
+            {"config": {"environment": "prod"}},
+            "value must be one of '', 'development', 'staging', 'production'",
+        ),
         ({"api": {"resources": {"limits": {"memory": "lots"}}}}, "/api/resources/limits/memory"),
     ],
 )
@@ -142,6 +145,10 @@ def test_every_object_in_the_schema_refuses_unknown_keys() -> None:
             "api.autoscaling.minReplicas (4) is above",
         ),
         ({"dev": {"enabled": True}, "secrets": {"existingSecret": "mine"}}, "unset secrets.existingSecret"),
+        (
+            {"dev": {"enabled": True}, "config": {"environment": "production"}},
+            "dev.enabled runs ENVIRONMENT=development: unset config.environment (production)",
+        ),
         ({"config": {"meilisearchUrl": ""}}, "config.meilisearchUrl is required"),
     ],
 )

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
+import sie
 from tests.delivery.chart_render import CHART_DIR, REPO_ROOT, SHARED_SCHEMAS, load_values, merged, render
 
 SKAFFOLD = yaml.safe_load((REPO_ROOT / "skaffold.yaml").read_text())
@@ -95,6 +96,12 @@ def test_compose_yaml_matches_the_compose_specification() -> None:
     jsonschema.Draft7Validator(published_schema("compose-spec.json")).validate(COMPOSE)
 
 
+def test_compose_yaml_has_only_the_top_level_keys_docker_compose_v1_reads() -> None:
+    # The handbook's `docker-compose` (v1.29) refuses any other key, `name:` included.
+    keys = {key for key in COMPOSE if not key.startswith("x-")}
+    assert keys <= {"version", "services", "networks", "volumes", "secrets", "configs"}
+
+
 def test_compose_runs_every_service_of_the_handbook() -> None:
     services = COMPOSE["services"]
     assert set(services) == {
@@ -143,4 +150,40 @@ def test_compose_services_write_only_to_tmpfs_mounts() -> None:
 
 def test_compose_publishes_only_the_api_and_only_on_localhost() -> None:
     published = {name: s["ports"] for name, s in COMPOSE["services"].items() if "ports" in s}
-    assert published == {"api": ["127.0.0.1:8000:8000"]}
+    assert published == {"api": ["127.0.0.1:${SIE_API_PORT:-8000}:8000"]}
+
+
+def test_compose_tags_every_image_with_a_version_and_sie_images_with_the_release() -> None:
+    release_tag = f"${{SIE_VERSION:-{sie.__version__}}}"
+    sie_image = re.escape("${SIE_IMAGE_PREFIX:-localhost}/sie-") + "[a-z-]+:" + re.escape(release_tag)
+    for name, service in COMPOSE["services"].items():
+        if "build" in service:
+            # One variable moves every SIE service to a release, and back (docs/deploy.md, rollback).
+            assert re.fullmatch(sie_image, service["image"]), name
+            assert service["build"]["args"]["VERSION"] == release_tag, name
+        else:
+            tag = service["image"].rpartition(":")[2]
+            assert re.fullmatch(r"v?\d+(\.\d+)*", tag), f"{name}: {service['image']} has no version tag"
+
+
+def memory_bytes(quantity: str) -> int:
+    """Compose (`512m`, `1g`) and Kubernetes (`512Mi`, `1Gi`) quantities: both binary units."""
+    match = re.fullmatch(r"(\d+)([kmg])i?", quantity.lower())
+    assert match, f"unexpected memory quantity {quantity!r}"
+    number, unit = match.groups()
+    return int(number) * 1024 ** ("kmg".index(unit) + 1)
+
+
+def test_compose_limits_memory_of_every_service_as_the_chart_does() -> None:
+    services = COMPOSE["services"]
+    assert all("mem_limit" in service for service in services.values()), "a service without mem_limit"
+    chart = load_values(CHART_DIR / "values.yaml")
+    for service, values_key in (
+        ("api", "api"),
+        ("worker", "worker"),
+        ("ocr-worker", "ocrWorker"),
+        ("scheduler", "scheduler"),
+        ("migrate", "migrations"),
+    ):
+        chart_limit = chart[values_key]["resources"]["limits"]["memory"]
+        assert memory_bytes(services[service]["mem_limit"]) == memory_bytes(chart_limit), service

@@ -90,6 +90,9 @@ def test_demo_reports_the_whole_corpus_then_serves_the_api(tmp_path: Path) -> No
         wait_until(lambda: answers_ok(f"{base_url}/health", timeout=2), timeout=60, what="the demo API")
         health = httpx.get(f"{base_url}/health").json()
         assert health["queue"] == "in-process" and health["search_backend"] == "database"
+        # The console's address is printed, and the console is served there (it signs in with the key).
+        assert re.search(r"Console: (\S+)", output).group(1) == f"{base_url}/ui/"
+        assert "<title>SIE console</title>" in httpx.get(f"{base_url}/ui/").text
         hits = httpx.get(
             f"{base_url}/v1/search", params={"q": "Kisumu"}, headers={"X-API-Key": api_key}
         ).json()["hits"]

@@ -6,21 +6,28 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from typing import Any
 
 import pytest
 import redis
 from prometheus_client import REGISTRY
+from sqlalchemy import update
 
 from bench.processes import free_port
+from sie.core.db import session_scope
 from sie.core.engine.backlog import (
     UNACKED_HASH,
     QueueBacklog,
     dead_letter_length,
+    jobs_by_queue,
     queue_backlog,
     sample_backlog_metrics,
 )
+from sie.core.engine.ingest import NewDocument, ingest
+from sie.core.engine.runtime import get_job_queue
 from sie.core.errors import ServiceUnavailable
+from sie.core.models import Job
 from sie.core.queues import (
     DEAD_LETTER_LIST,
     QUEUE_HIGH,
@@ -91,15 +98,38 @@ def test_dead_letter_length_counts_the_dead_letter_list(broker: redis.Redis) -> 
     assert dead_letter_length(broker) == 3
 
 
-def test_sampler_sets_the_queue_and_dlq_gauges(broker: redis.Redis, producer: Any) -> None:
+def test_sampler_sets_the_message_and_dlq_gauges(broker: redis.Redis, producer: Any) -> None:
     send(producer, QUEUE_LOW, [None, 9, 9])
     broker.rpush(DEAD_LETTER_LIST, "{}", "{}")
     with producer.connection_for_read() as connection:
         assert connection.default_channel.basic_get(QUEUE_LOW) is not None
         sample_backlog_metrics()
-    assert REGISTRY.get_sample_value("sie_queue_length", {"queue": QUEUE_LOW}) == 3
-    assert REGISTRY.get_sample_value("sie_queue_length", {"queue": QUEUE_HIGH}) == 0
+    assert REGISTRY.get_sample_value("sie_queue_messages", {"queue": QUEUE_LOW}) == 3
+    assert REGISTRY.get_sample_value("sie_queue_messages", {"queue": QUEUE_HIGH}) == 0
     assert REGISTRY.get_sample_value("sie_dlq_length") == 2
+
+
+def queue_length(queue: str) -> float | None:
+    sample_backlog_metrics()
+    return REGISTRY.get_sample_value("sie_queue_length", {"queue": queue})
+
+
+def test_queue_length_counts_jobs_not_the_messages_that_carry_them(broker: redis.Redis) -> None:
+    """40 documents in one request are 3 messages of up to 16 jobs: the handbook's threshold of
+    1000 means jobs, and 1000 such messages would be 16,000 of them."""
+    jobs_before = queue_length(QUEUE_LOW) or 0
+    documents = [NewDocument(text=f"Batch {n} {uuid.uuid4()}", priority="low") for n in range(40)]
+    submissions = ingest(get_job_queue(), tenant=f"t-{uuid.uuid4().hex[:8]}", documents=documents)
+    assert {submission.queue for submission in submissions} == {QUEUE_LOW}
+
+    assert queue_length(QUEUE_LOW) == jobs_before + 40
+    assert REGISTRY.get_sample_value("sie_queue_messages", {"queue": QUEUE_LOW}) == 3
+    # A worker finishing jobs takes them out of the count, whatever their messages do.
+    with session_scope() as session:
+        session.execute(
+            update(Job).where(Job.id.in_([s.job_id for s in submissions[:10]])).values(status="done")
+        )
+    assert queue_length(QUEUE_LOW) == jobs_before + 30
 
 
 def test_unreachable_redis_is_a_service_outage() -> None:
@@ -123,7 +153,8 @@ def test_module_prints_the_backlog_for_people_on_call(broker: redis.Redis, produ
         check=True,
     )
     rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
-    assert rows["queue"] == ["waiting", "reserved", "total"]
-    assert rows[QUEUE_HIGH] == ["2", "0", "2"]
-    assert rows[QUEUE_NORMAL] == ["0", "0", "0"]
+    assert rows["queue"] == ["waiting", "reserved", "total", "jobs"]
+    jobs = jobs_by_queue()
+    assert rows[QUEUE_HIGH] == ["2", "0", "2", str(jobs[QUEUE_HIGH])]
+    assert rows[QUEUE_NORMAL] == ["0", "0", "0", str(jobs[QUEUE_NORMAL])]
     assert rows[DEAD_LETTER_LIST] == ["1"]

@@ -15,13 +15,22 @@ from typing import Any
 import redis
 import yaml
 
+from bench.processes import api_server
 from sie.core.engine.backlog import queue_backlog
 from sie.core.engine.deadletter import entry_json
 from sie.core.models import DeadLetter
 from sie.core.queues import DEAD_LETTER_LIST, QUEUE_HIGH, QUEUE_NORMAL, QUEUE_OCR, TASK_PROCESS_JOBS
 from sie.core.ratelimit import RedisRateLimiter
 from tests.delivery.chart_render import REQUIRED_VALUES, render
-from tests.observability.support import RULES_FILE, RUNBOOK, bash_block, commands, run_here, runbook_lines
+from tests.observability.support import (
+    REPO_ROOT,
+    RULES_FILE,
+    RUNBOOK,
+    bash_block,
+    commands,
+    run_here,
+    runbook_lines,
+)
 
 
 def github_anchor(heading: str) -> str:
@@ -129,21 +138,35 @@ def test_every_sie_redis_and_postgres_command_runs_as_written(
     tenant = f"runbook-{uuid.uuid4().hex[:6]}"
     env = {"DATABASE_URL": scratch_database}
     run_here("sie migrate", **env)
-    old_key = run_here(f"sie api-key create --tenant {tenant}", **env)
+    key_ids = [
+        re.search(r"key id (\w+),", run_here(f"sie api-key create --tenant {tenant}", **env))[1]
+        for _ in range(2)
+    ]
     placeholders = {
         "<tenant>": tenant,
-        "<key id>": uuid.uuid4().hex[:12],
-        "<old key id>": re.search(r"key id (\w+),", old_key)[1],
+        "<key id>": key_ids[0],
+        "<old key id>": key_ids[1],
         "<error text>": "no such error",
     }
+    expected_outputs = {
+        "sie dead-letters replay": "0 jobs replayed",
+        'sie dead-letters discard --error-contains "no such error" --dry-run': (
+            "0 jobs would be discarded (dry run: nothing changed)"
+        ),
+        'sie dead-letters discard --error-contains "no such error" --max-jobs': "0 jobs discarded",
+        "sie api-key update": f"updated {key_ids[0]}: rate limits normal=600/60,high=1200/60",
+        "sie api-key revoke": f"revoked {key_ids[1]}",
+    }
+    checked = set()
     for line in to_run:
         for placeholder, value in placeholders.items():
             line = line.replace(placeholder, value)
         output = run_here(line, **env)
-        if line.startswith("sie dead-letters replay"):
-            assert output.strip() == "0 jobs replayed"
-        if line.startswith("sie api-key revoke"):
-            assert output.strip() == f"revoked {placeholders['<old key id>']}"
+        for command, expected in expected_outputs.items():
+            if line.startswith(command):
+                assert output.strip() == expected, line
+                checked.add(command)
+    assert checked == set(expected_outputs)
 
 
 def test_kubectl_commands_name_the_charts_deployments_and_ports() -> None:
@@ -152,9 +175,82 @@ def test_kubectl_commands_name_the_charts_deployments_and_ports() -> None:
     text = RUNBOOK.read_text()
     referenced = set(re.findall(r"deploy/([\w-]+)", text))
     referenced |= {name for names in re.findall(r"get deploy ([\w -]+)", text) for name in names.split()}
-    assert referenced == {"sie-api", "sie-worker", "sie-ocr-worker", "sie-operator"}
+    assert referenced == {"sie-api", "sie-worker", "sie-ocr-worker", "sie-operator", "sie-scheduler"}
     assert referenced <= set(deployments)
     for name, remote in re.findall(r"port-forward deploy/([\w-]+) \d+:(\d+)", text):
         containers = deployments[name]["spec"]["template"]["spec"]["containers"]
         ports = {port["containerPort"] for container in containers for port in container.get("ports", [])}
         assert int(remote) in ports, f"{name} has no container port {remote}"
+
+
+def test_the_curl_commands_answer_as_written() -> None:
+    """The API's `curl` lines (the handbook's own among them), against the API started as the handbook
+    starts it; a worker's metrics port (9808) needs a worker and is left to the worker tests."""
+    api_lines = [line for line in runbook_lines() if line.startswith("curl ") and "localhost:8000" in line]
+    assert len(api_lines) >= 4
+    with api_server() as base_url:
+        for line in [HANDBOOK_HEALTH_CHECK, *api_lines]:
+            output = run_here(line.replace("http://localhost:8000", base_url))
+            assert output.strip() and "error" not in output.lower(), f"{line}: {output}"
+        # stdout, then curl's progress meter on stderr
+        output = run_here(HANDBOOK_HEALTH_CHECK.replace("http://localhost:8000", base_url))
+        health, _ = json.JSONDecoder().raw_decode(output)
+        assert health["status"] == "ok", output
+
+
+HANDBOOK_HEALTH_CHECK = "curl http://localhost:8000/health"
+# Every command of the handbook's runbook, troubleshooting, scaling, deployment and security chapters
+# (§2-§8), as the handbook prints it.
+HANDBOOK_COMMANDS = [
+    HANDBOOK_HEALTH_CHECK,
+    "redis-cli ping",
+    "pg_isready -h localhost -p 5432",
+    "celery -A app.workers.celery_app inspect ping",
+    "docker-compose up -d",
+    "uvicorn app.main:app --host 0.0.0.0 --port 8000",
+    "celery -A app.workers.celery_app worker --loglevel=info --concurrency=4",
+    "docker-compose down",
+    "celery -A app.workers.celery_app control shutdown",
+    "docker-compose logs -f api",
+    "docker-compose logs -f | jq 'select(.level == \"error\")'",
+    "redis-cli LLEN ingestion",
+    "celery -A app.workers.celery_app inspect active",
+    "docker-compose logs worker | tail -100",
+    "docker-compose restart worker",
+    "docker stats --no-stream | grep worker",
+    "celery -A app.workers.celery_app inspect stats",
+    "cat logs/*.json | jq 'select(.event == \"nlp_processed\") | .duration_ms'"
+    " | awk '{sum+=$1; count++} END {print sum/count}'",
+    "redis-cli LLEN dead_letter",
+    "redis-cli LRANGE dead_letter 0 10",
+    'redis-cli KEYS "rate_limit:*"',
+    'redis-cli GET "rate_limit:<client_key>"',
+    "docker-compose up -d --scale worker=4",
+    "kubectl scale deployment sie-worker --replicas=8",
+    "flyctl releases rollback --app sie-backend <version>",
+    "alembic upgrade head",
+    "alembic downgrade -1",
+    "alembic history",
+    'curl -H "X-API-Key: your-api-key" http://api.sie.example.com/ingest',
+]
+
+
+def handbook_table() -> list[list[str]]:
+    """The rows of the runbook's table of the handbook's commands: handbook, here, run by."""
+    section = RUNBOOK.read_text().split("## The handbook's commands", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| Handbook")
+    ]
+    return [[cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+
+
+def test_every_handbook_command_has_its_form_here_and_a_test_that_runs_it() -> None:
+    rows = handbook_table()
+    quoted = {handbook.strip("`") for handbook, _, _ in rows}
+    assert not [command for command in HANDBOOK_COMMANDS if command not in quoted]
+    for handbook, here, run_by in rows:
+        assert here, handbook
+        tests = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", run_by)
+        assert tests or run_by.startswith("not run here: "), f"{handbook}: no test named"
+        for path, name in tests:
+            assert re.search(rf"^def {name}\(", (REPO_ROOT / path).read_text(), re.M), f"{path}::{name}"

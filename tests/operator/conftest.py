@@ -34,6 +34,7 @@ from tests.utils.api import TestKey, make_key
 
 NAMESPACE = "sie-test"
 
+
 @pytest.fixture(scope="session", autouse=True)
 def _needs_services(services: ScratchServices) -> None:
     """Every test in this folder runs on the run's PostgreSQL database and Redis db (tests/conftest.py)."""

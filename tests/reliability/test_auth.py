@@ -114,6 +114,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ),
     ("GET", "/v1/documents/{document_id}"): ("read", {"url": f"/v1/documents/{ANY_ID}"}),
     ("GET", "/v1/jobs/{job_id}"): ("read", {"url": f"/v1/jobs/{ANY_ID}"}),
+    ("GET", "/v1/jobs"): ("read", {"url": "/v1/jobs"}),
+    ("GET", "/v1/queues"): ("admin", {"url": "/v1/queues"}),
     ("GET", "/v1/search"): ("read", {"url": "/v1/search", "params": {"q": "scoped"}}),
     ("GET", "/v1/insights/sentiment"): ("read", {"url": "/v1/insights/sentiment"}),
     ("GET", "/v1/insights/entities"): ("read", {"url": "/v1/insights/entities"}),
@@ -121,6 +123,10 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/v1/dead-letters/replay"): (
         "admin",
         {"url": "/v1/dead-letters/replay", "json": {"dry_run": True}},
+    ),
+    ("POST", "/v1/dead-letters/discard"): (
+        "admin",
+        {"url": "/v1/dead-letters/discard", "json": {"dry_run": True}},
     ),
     ("POST", "/v1/sources"): (
         "admin",
@@ -210,6 +216,10 @@ def test_no_route_reaches_another_tenants_objects(
 
     assert attempt("GET", "/v1/documents/{document_id}", f"/v1/documents/{document_id}").status_code == 404
     assert attempt("GET", "/v1/jobs/{job_id}", f"/v1/jobs/{job_id}").status_code == 404
+    assert attempt("GET", "/v1/jobs", "/v1/jobs", params={"document_id": document_id}).json()["count"] == 0
+    assert job_id not in attempt("GET", "/v1/jobs", "/v1/jobs").text
+    backlog = attempt("GET", "/v1/queues", "/v1/queues").json()["backlog"]
+    assert all(entry["pending"] == 0 and entry["running"] == 0 for entry in backlog)
     assert attempt("GET", "/v1/search", "/v1/search", params={"q": word}).json()["total"] == 0
     assert attempt("GET", "/v1/insights/sentiment", "/v1/insights/sentiment").json()["totals"] == {
         "positive": 0,
@@ -253,6 +263,13 @@ def test_no_route_reaches_another_tenants_objects(
             attempt("POST", "/v1/dead-letters/replay", "/v1/dead-letters/replay", json=body).status_code
             == 403
         )
+    discard = attempt("POST", "/v1/dead-letters/discard", "/v1/dead-letters/discard", json={})
+    assert discard.status_code == 200 and discard.json()["matched"] == 0
+    for body in ({"tenant": owner.tenant}, {"all_tenants": True}):
+        assert (
+            attempt("POST", "/v1/dead-letters/discard", "/v1/dead-letters/discard", json=body).status_code
+            == 403
+        )
     # Sources: invisible, untouchable, and a PUT of the same name makes the intruder's own.
     name = f"feed-{run}"
     listed = attempt("GET", "/v1/sources", "/v1/sources").json()["data"]
@@ -277,7 +294,7 @@ def test_no_route_reaches_another_tenants_objects(
     assert client.get(f"/v1/documents/{document_id}", headers=owner.headers).status_code == 200
     with session_scope() as session:
         letters = session.scalars(select(DeadLetter).where(DeadLetter.tenant == owner.tenant)).all()
-    assert len(letters) == 1 and letters[0].replayed_at is None
+    assert len(letters) == 1 and letters[0].replayed_at is None and letters[0].discarded_at is None
 
 
 def test_default_keys_cannot_administer(client: TestClient) -> None:

@@ -40,6 +40,7 @@ INSIDE_ADDRESSES = {
     "93.184.215.14",
     "fe80::1",
     "100.100.100.200",
+    "192.0.0.192",
 }
 
 
@@ -92,7 +93,9 @@ def stub_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
         ("http://intranet.example:8080/admin", "private"),
         ("http://ula.example/", "unique-local"),
         ("http://[fe80::1]/", "link-local"),
-        ("http://100.100.100.200/latest/meta-data/", "shared (CGNAT)"),  # Alibaba Cloud's metadata
+        ("http://100.100.100.200/latest/meta-data/", "cloud metadata"),  # Alibaba Cloud
+        ("http://192.0.0.192/opc/v2/instance/", "cloud metadata"),  # Oracle Cloud
+        ("http://metadata.google.internal/computeMetadata/v1/", "cloud metadata"),
         ("gopher://127.0.0.1:6379/_FLUSHALL", "only http and https"),
     ],
 )

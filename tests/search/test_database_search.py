@@ -2,98 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, literal_column, select, text
-from sqlalchemy.orm import Session, sessionmaker
 
-from sie.core.db import get_engine, session_scope
-from sie.core.engine.indexing import search_document
+from sie.core.db import get_engine
 from sie.core.errors import ServiceUnavailable
-from sie.core.models import Base, Document, DocumentEntity, DocumentStatus
+from sie.core.models import Document, DocumentStatus
 from sie.core.search import DatabaseSearch, SearchQuery
 from sie.core.search.database import leading_snippet
-from sie.core.search.postgres import PG_DOCUMENT_VECTOR
 from sie.core.search.sqlite_fts import fts5_expression
-
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class Corpus:
-    """A search backend and a way to put documents where it looks, for one fresh tenant."""
-
-    backend: DatabaseSearch
-    session_scope: Callable[[], AbstractContextManager[Session]]
-    tenant: str
-
-    def add(
-        self,
-        text: str,
-        *,
-        title: str | None = None,
-        tenant: str | None = None,
-        source: str = "api",
-        sentiment: str | None = None,
-        entities: tuple[str, ...] = (),
-        created_at: datetime = NOW,
-        published_at: datetime | None = None,
-        status: str = DocumentStatus.done,
-        index: bool = True,
-    ) -> str:
-        document = Document(
-            tenant=tenant or self.tenant,
-            title=title,
-            text=text,
-            source=source,
-            status=status,
-            sentiment_label=sentiment,
-            entities=[{"text": e, "label": "GPE", "count": 1} for e in entities],
-            created_at=created_at,
-            published_at=published_at,
-        )
-        with self.session_scope() as session:
-            session.add(document)
-            session.flush()
-            session.add_all(
-                DocumentEntity(document_id=document.id, tenant=document.tenant, text=e, label="GPE")
-                for e in entities
-            )
-        if index:
-            self.backend.index_documents([search_document(document)])
-        return str(document.id)
-
-    def search(self, q: str = "", **filters: object) -> list[str]:
-        return [hit.id for hit in self.backend.search(SearchQuery(tenant=self.tenant, q=q, **filters)).hits]  # type: ignore[arg-type]
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def corpus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Corpus]:
-    tenant = f"tenant-{uuid.uuid4().hex[:8]}"
-    if request.param == "postgresql":
-        backend = DatabaseSearch()
-        backend.ensure_ready()
-        yield Corpus(backend, session_scope, tenant)
-        return
-    engine = create_engine(f"sqlite:///{tmp_path / 'sie.db'}")
-    Base.metadata.create_all(engine)
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
-
-    @contextmanager
-    def sqlite_scope() -> Iterator[Session]:
-        with sessions.begin() as session:
-            yield session
-
-    backend = DatabaseSearch(engine=engine)
-    backend.ensure_ready()
-    yield Corpus(backend, sqlite_scope, tenant)
-    engine.dispose()
+from tests.search.conftest import NOW, Corpus
 
 
 def test_ranking_puts_the_best_match_first(corpus: Corpus):
@@ -249,7 +169,7 @@ def test_pagination_and_total(corpus: Corpus):
     ]
 
     assert [len(page.hits) for page in pages] == [10, 10, 5, 0]
-    assert {page.total for page in pages} == {25}
+    assert {(page.total, page.total_relation) for page in pages} == {(25, "eq")}
     assert {hit.id for page in pages for hit in page.hits} == ids
 
 
@@ -323,7 +243,7 @@ def test_unreachable_database_is_service_unavailable(url: str):
 def test_postgres_query_uses_the_gin_index():
     # Built the way the backend builds its match condition.
     tsquery = func.websearch_to_tsquery(literal_column("'english'"), "budget")
-    statement = select(Document.id).where(PG_DOCUMENT_VECTOR.op("@@")(tsquery))
+    statement = select(Document.id).where(Document.search_vector.op("@@")(tsquery))
     sql = statement.compile(dialect=get_engine().dialect, compile_kwargs={"literal_binds": True})
     with get_engine().begin() as connection:
         connection.execute(text("SET LOCAL enable_seqscan = off"))

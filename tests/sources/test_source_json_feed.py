@@ -71,7 +71,7 @@ def fetched(body: str | bytes) -> FetchedContent:
             DiscoveredItem(url="http://127.0.0.1:8000/posts/42", guid="42"),
             id="numeric-id-becomes-text",
         ),
-        pytest.param({"id": "5", "content_html": "<p>Only inline content</p>"}, None, id="content-only"),
+        # An item with only content is ingested from it: tests/unit/test_feed_reading.py.
         pytest.param(
             {"id": "6", "external_url": "https://elsewhere.example/6"}, None, id="external-url-only"
         ),

@@ -156,12 +156,13 @@ def test_invalid_specs_are_422_with_the_reason(
     assert "very-secret-token" not in response.text
 
 
-def test_patch_to_an_unworkable_combination_is_422(
+def test_patch_to_an_unworkable_combination_is_409(
     client: TestClient, admin: ApiKeyForTests, site: Site
 ) -> None:
     client.post("/v1/sources", json={**feed_body(site), "name": "combo"}, headers=admin.headers)
     response = client.patch("/v1/sources/combo", json={"url": None}, headers=admin.headers)
-    assert response.status_code == 422 and "a feed source needs `url`" in response.text
+    # Well formed by the schema; only the source's current fields make it unworkable: a conflict.
+    assert response.status_code == 409 and "a feed source needs `url`" in response.text
     assert client.get("/v1/sources/combo", headers=admin.headers).json()["url"] == site.url("/feed.xml")
     assert (
         client.patch("/v1/sources/combo", json={"priority": None}, headers=admin.headers).status_code == 422

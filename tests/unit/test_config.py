@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 
-from sie.core.config import ConfigError, Settings, load_settings
+from sie.core.config import PUBLISHED_SECRETS, ConfigError, Settings, load_settings
+from sie.core.db import REPO_ROOT
+from sie.core.logging import configure_logging, get_logger
 
 
 def start_up(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -77,3 +82,95 @@ def test_sentry_dsn_enables_error_reporting(monkeypatch: pytest.MonkeyPatch) -> 
         assert sentry_sdk.get_client().is_active()
     finally:
         sentry_sdk.init(dsn=None)
+
+
+# The handbook's own forms (§5.1): accepted, or refused with a line that names the right form.
+
+REAL_SECRET = "s" * 40
+SERVICES = {"DATABASE_URL": "postgresql://sie@127.0.0.1/sie", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"), [("dev", "development"), ("prod", "production"), ("Dev", "development")]
+)
+def test_handbook_environment_names_are_aliases(
+    monkeypatch: pytest.MonkeyPatch, given: str, meant: str
+) -> None:
+    for name, value in {**SERVICES, "API_SECRET_KEY": REAL_SECRET, "ENVIRONMENT": given}.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().environment == meant
+
+
+def test_handbook_environment_name_starts_the_engine() -> None:
+    result = start_up({"ENVIRONMENT": "dev"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_meilisearch_url_without_a_scheme_means_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEARCH_BACKEND", raising=False)
+    monkeypatch.setenv("MEILISEARCH_URL", "localhost:7700")
+    loaded = load_settings()
+    assert loaded.effective_meilisearch_url == "http://localhost:7700"
+    assert loaded.effective_search_backend == "meilisearch"
+    monkeypatch.setenv("MEILISEARCH_URL", "https://search.example.com")
+    assert load_settings().effective_meilisearch_url == "https://search.example.com"
+
+
+def test_debug_gives_debug_logs_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEBUG", "true")
+    monkeypatch.setenv("LOG_LEVEL", "info")
+    loaded = load_settings()
+    assert loaded.debug and loaded.log_level == "debug"
+
+    stream = io.StringIO()
+    configure_logging(loaded.log_level, stream=stream)
+    try:
+        get_logger("test").debug("debug_line_written", detail="x")
+    finally:
+        configure_logging("info")
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["event"] == "debug_line_written" and line["level"] == "debug"
+
+
+def test_debug_is_refused_in_production_with_one_line() -> None:
+    result = start_up(
+        {"ENVIRONMENT": "production", "DEBUG": "true", "API_SECRET_KEY": REAL_SECRET, **SERVICES}
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "DEBUG=true is refused in production" in line and "LOG_LEVEL=debug" in line
+
+
+def test_staging_requires_its_services_as_production_does() -> None:
+    result = start_up({"ENVIRONMENT": "staging", "API_SECRET_KEY": REAL_SECRET})
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "ENVIRONMENT=staging requires DATABASE_URL and REDIS_URL" in line
+    assert start_up({"ENVIRONMENT": "staging", "API_SECRET_KEY": REAL_SECRET, **SERVICES}).returncode == 0
+
+
+CHART_PUBLISHED_SECRETS = REPO_ROOT / "charts/sie/files/published-secrets.txt"
+
+
+def test_the_api_refuses_the_secrets_the_chart_refuses() -> None:
+    listed = {
+        line.strip()
+        for line in CHART_PUBLISHED_SECRETS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert listed | {""} == PUBLISHED_SECRETS
+
+
+@pytest.mark.parametrize("secret", sorted(PUBLISHED_SECRETS - {""}))
+@pytest.mark.parametrize(
+    ("name", "setting"),
+    [
+        ("MEILISEARCH_KEY", lambda secret: {"meilisearch_key": secret}),
+        ("DATABASE_URL", lambda secret: {"database_url": f"postgresql://sie:{secret}@db:5432/sie"}),
+        ("REDIS_URL", lambda secret: {"redis_url": f"redis://:{secret.upper()}@redis:6379/0"}),
+    ],
+)
+def test_production_refuses_a_secret_published_in_the_repository(name: str, setting, secret: str) -> None:
+    services = {"database_url": "postgresql://sie@db/sie", "redis_url": "redis://redis:6379/0"}
+    with pytest.raises(ValidationError, match=f"{name} uses a secret published in the SIE repository"):
+        Settings(environment="production", api_secret_key=REAL_SECRET, **{**services, **setting(secret)})

@@ -104,18 +104,18 @@ BLOCKED_URL_HOSTS = [
     ("239.255.255.250", "multicast"),
     ("[ff02::1]", "multicast"),
     ("240.0.0.1", "reserved"),
-    ("255.255.255.255", "reserved"),
-    ("[::7f00:1]", "reserved"),
+    ("255.255.255.255", "broadcast"),
+    ("[::7f00:1]", "loopback address embedded in IPv4-compatible"),
     ("100.64.0.1", "CGNAT"),
     ("100.127.255.254", "CGNAT"),
     ("[fc00::1]", "unique-local"),
     ("[fd12:3456::1]", "unique-local"),
-    ("[2002:7f00:1::]", "loopback address embedded in a 6to4"),
-    ("[2002:a00:1::1]", "private address embedded in a 6to4"),
+    ("[2002:7f00:1::]", "loopback address embedded in 6to4"),
+    ("[2002:a00:1::1]", "private address embedded in 6to4"),
     # Teredo client 127.0.0.1, stored bit-inverted in the last 32 bits.
     ("[2001:0:4136:e378:8000:63bf:80ff:fffe]", "loopback address embedded"),
-    ("[64:ff9b::7f00:1]", "loopback address behind NAT64"),
-    ("198.18.0.1", "private"),
+    ("[64:ff9b::7f00:1]", "loopback address embedded in NAT64"),
+    ("198.18.0.1", "benchmarking"),
 ]
 
 

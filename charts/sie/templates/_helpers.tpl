@@ -80,15 +80,43 @@ app.kubernetes.io/part-of: sie
 {{- default (include "sie.fullname" .) .Values.secrets.existingSecret }}
 {{- end }}
 
+{{/*
+The dev profile's passwords and keys, kept the way Bitnami charts keep generated secrets: a value you
+set wins; else the one already in the release's Secret (`lookup` reads the cluster during install
+and upgrade); else a new random one. Worked out once per render and kept in .Values (one map that
+every template of the render shares), so the Secret, the migration hook's copy and the checksum
+annotations agree. `helm template` and `--dry-run` cannot read the cluster: they show new values.
+*/}}
+{{- define "sie.resolveDevSecrets" -}}
+{{- $dev := .Values.dev }}
+{{- if not (hasKey $dev "resolvedSecrets") }}
+{{- $existing := (lookup "v1" "Secret" .Release.Namespace (include "sie.secretName" .)).data | default dict }}
+{{- $chosen := dict "API_SECRET_KEY" (default $dev.apiSecretKey .Values.secrets.apiSecretKey) "POSTGRES_PASSWORD" $dev.postgresql.password "MEILISEARCH_KEY" $dev.meilisearch.masterKey }}
+{{- $resolved := dict }}
+{{- range $key, $value := $chosen }}
+{{- if $value }}
+{{- $_ := set $resolved $key $value }}
+{{- else if index $existing $key }}
+{{- $_ := set $resolved $key (index $existing $key | b64dec) }}
+{{- else }}
+{{- $_ := set $resolved $key (randAlphaNum 32) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $dev "resolvedSecrets" $resolved }}
+{{- end }}
+{{- end }}
+
 {{/* The chart's secret values; the dev profile points every URL at its own StatefulSets. */}}
 {{- define "sie.secretData" -}}
 {{- $secrets := .Values.secrets }}
 {{- if .Values.dev.enabled }}
-DATABASE_URL: {{ printf "postgresql://sie:%s@%s:5432/sie" .Values.dev.postgresql.password (include "sie.componentName" (dict "root" . "component" "postgresql")) | b64enc | quote }}
+{{- include "sie.resolveDevSecrets" . }}
+{{- $dev := .Values.dev.resolvedSecrets }}
+DATABASE_URL: {{ printf "postgresql://sie:%s@%s:5432/sie" $dev.POSTGRES_PASSWORD (include "sie.componentName" (dict "root" . "component" "postgresql")) | b64enc | quote }}
 REDIS_URL: {{ printf "redis://%s:6379/0" (include "sie.componentName" (dict "root" . "component" "redis")) | b64enc | quote }}
-API_SECRET_KEY: {{ default .Values.dev.apiSecretKey $secrets.apiSecretKey | b64enc | quote }}
-MEILISEARCH_KEY: {{ .Values.dev.meilisearch.masterKey | b64enc | quote }}
-POSTGRES_PASSWORD: {{ .Values.dev.postgresql.password | b64enc | quote }}
+API_SECRET_KEY: {{ $dev.API_SECRET_KEY | b64enc | quote }}
+MEILISEARCH_KEY: {{ $dev.MEILISEARCH_KEY | b64enc | quote }}
+POSTGRES_PASSWORD: {{ $dev.POSTGRES_PASSWORD | b64enc | quote }}
 {{- else }}
 DATABASE_URL: {{ $secrets.databaseUrl | b64enc | quote }}
 REDIS_URL: {{ $secrets.redisUrl | b64enc | quote }}
@@ -102,9 +130,20 @@ SENTRY_DSN: {{ . | b64enc | quote }}
 {{- end }}
 {{- end }}
 
+{{/* ENVIRONMENT: development with the dev profile; else config.environment, production when empty. */}}
+{{- define "sie.environment" -}}
+{{- if .Values.dev.enabled }}development{{ else }}{{ default "production" .Values.config.environment }}{{ end }}
+{{- end }}
+
+{{/* The password part of a URL's user information, if any. */}}
+{{- define "sie.urlPassword" -}}
+{{- $userinfo := (urlParse .).userinfo }}
+{{- if contains ":" $userinfo }}{{ regexReplaceAll "^[^:]*:" $userinfo "" }}{{ end }}
+{{- end }}
+
 {{/* The handbook's non-secret environment variables: the ConfigMap, and the migration hook's env before it exists. */}}
 {{- define "sie.configData" -}}
-ENVIRONMENT: {{ .Values.config.environment | quote }}
+ENVIRONMENT: {{ include "sie.environment" . | quote }}
 DEBUG: {{ .Values.config.debug | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 {{- with .Values.config.searchBackend }}
@@ -125,6 +164,9 @@ TASK_MAX_RETRIES: {{ .Values.config.taskMaxRetries | quote }}
 TASK_RETRY_BACKOFF_MAX: {{ .Values.config.taskRetryBackoffMax | quote }}
 CELERY_VISIBILITY_TIMEOUT: {{ .Values.config.celeryVisibilityTimeout | quote }}
 WORKER_MAX_TASKS_PER_CHILD: {{ .Values.config.workerMaxTasksPerChild | quote }}
+WORKER_BATCH_SIZE: {{ .Values.config.workerBatchSize | quote }}
+NLP_BATCH_SIZE: {{ .Values.config.nlpBatchSize | quote }}
+RELAY_PENDING_RESEND_SECONDS: {{ .Values.config.relayPendingResendSeconds | quote }}
 {{- range $name, $value := .Values.config.extraEnv }}
 {{ $name }}: {{ $value | quote }}
 {{- end }}
@@ -289,6 +331,32 @@ readinessProbe:
 {{- end }}
 {{- if and $v.dev.enabled $v.secrets.existingSecret }}
 {{- $messages = append $messages "dev.enabled makes its own Secret for its own services: unset secrets.existingSecret" }}
+{{- end }}
+{{- if and $v.dev.enabled (not (has $v.config.environment (list "" "development"))) }}
+{{- $messages = append $messages (printf "dev.enabled runs ENVIRONMENT=development: unset config.environment (%s), or turn the dev profile off" $v.config.environment) }}
+{{- end }}
+{{- $environment := include "sie.environment" . }}
+{{- if ne $environment "development" }}
+{{- $published := list }}
+{{- range splitList "\n" (.Files.Get "files/published-secrets.txt") }}
+{{- if and (trim .) (not (hasPrefix "#" (trim .))) }}{{ $published = append $published (trim . | lower) }}{{ end }}
+{{- end }}
+{{- $given := dict "secrets.apiSecretKey" $v.secrets.apiSecretKey "secrets.meilisearchKey" $v.secrets.meilisearchKey "the password in secrets.databaseUrl" (include "sie.urlPassword" $v.secrets.databaseUrl) "the password in secrets.redisUrl" (include "sie.urlPassword" $v.secrets.redisUrl) }}
+{{- with $v.secrets.existingSecret }}
+{{- /* Read during install and upgrade; `helm template` cannot, and the API refuses placeholders at start. */}}
+{{- $stored := (lookup "v1" "Secret" $.Release.Namespace .).data | default dict }}
+{{- range $key := list "API_SECRET_KEY" "MEILISEARCH_KEY" }}
+{{- $_ := set $given (printf "%s in Secret %s" $key $v.secrets.existingSecret) (index $stored $key | default "" | b64dec) }}
+{{- end }}
+{{- range $key := list "DATABASE_URL" "REDIS_URL" }}
+{{- $_ := set $given (printf "the password in %s in Secret %s" $key $v.secrets.existingSecret) (include "sie.urlPassword" (index $stored $key | default "" | b64dec)) }}
+{{- end }}
+{{- end }}
+{{- range $name, $value := $given }}
+{{- if and $value (has (lower $value) $published) }}
+{{- $messages = append $messages (printf "%s is published in the SIE repository (compose.yaml, values.yaml, docs or examples) or is a placeholder: ENVIRONMENT=%s needs a secret of its own" $name $environment) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if and (not $v.dev.enabled) (ne $v.config.searchBackend "database") (not $v.config.meilisearchUrl) }}
 {{- $messages = append $messages "config.meilisearchUrl is required for the meilisearch search backend: set it, or set config.searchBackend=database" }}

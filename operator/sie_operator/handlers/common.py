@@ -14,6 +14,10 @@ from sie_operator.engine import EngineClient
 from sie_operator.kube import KubeClient
 
 FINALIZER = f"{GROUP}/finalizer"
+# kopf's own annotations (progress, last handled spec): a prefix of their own, never GROUP's.
+KOPF_PREFIX = "sie-operator.kopf.dev"
+# What the operator had kopf write under GROUP before KOPF_PREFIX; the marker hid every GROUP annotation.
+LEGACY_KOPF_ANNOTATIONS = (f"{GROUP}/kopf-managed", f"{GROUP}/last-handled-configuration")
 # How long kopf waits before retrying a handler that met a transient error (engine or API down).
 RETRY_DELAY_SECONDS = 15.0
 

@@ -11,9 +11,8 @@ import kopf
 from sie.core.config import settings as config
 from sie.core.logging import get_logger
 from sie.core.redis import redis_client
-from sie_operator import GROUP
 from sie_operator.engine import EngineClient
-from sie_operator.handlers.common import FINALIZER, engine_of, kube_of
+from sie_operator.handlers.common import FINALIZER, KOPF_PREFIX, engine_of, kube_of
 from sie_operator.kube import KubeClient
 
 log = get_logger(__name__)
@@ -25,12 +24,18 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         raise kopf.PermanentError(
             "SIE_ADMIN_API_KEY is not set (a key made with `sie api-key create --system`)"
         )
-    # Our own names on the resources, so `kubectl get -o yaml` shows whose marks they are.
+    # Our own names on the resources, so `kubectl get -o yaml` shows whose marks they are. kopf's
+    # bookkeeping gets a prefix apart from GROUP: kopf ignores every annotation under its prefix when
+    # it looks for changes, and users annotate under GROUP (the sync-now annotation).
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
+    # Namespaced, kopf would first list every namespace to match its namespace against: a namespace's
+    # Role cannot grant that, and kopf retried the 403 for a minute before it watched anything. Its
+    # exact namespace name needs no listing (nor does a CRD list: the resources are discovered once).
+    settings.scanning.disabled = not settings.peering.clusterwide
     # Events for what people act on (warnings); the handlers post their own on purpose.
     settings.posting.level = logging.WARNING
     # Re-list now and then, so a watch silently dropped by a proxy is noticed.

@@ -18,7 +18,7 @@ from sie.core.errors import ServiceUnavailable, SieError
 from sie.core.logging import get_logger
 from sie_operator import GROUP, VERSION
 from sie_operator.engine import EngineRejected
-from sie_operator.handlers.common import engine_of, kopf_error, kopf_errors, kube_of
+from sie_operator.handlers.common import LEGACY_KOPF_ANNOTATIONS, engine_of, kopf_error, kopf_errors, kube_of
 from sie_operator.kube import ObjectNotFound
 from sie_operator.status import Condition, parse_time, with_conditions
 
@@ -172,6 +172,9 @@ async def apply_source(
     **_: Any,
 ) -> dict[str, Any]:
     """Create or replace the engine's source; the result lands in `status.source`."""
+    for key in LEGACY_KOPF_ANNOTATIONS:
+        if key in meta.get("annotations", {}):
+            patch.metadata.annotations[key] = None  # kopf then sees the sync annotation again
     return await _apply(spec, name, namespace, int(meta.get("generation", 0)), status, memo, patch)
 
 

@@ -8,6 +8,7 @@ single field. `Retry-After` comes with every 429 and 503.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from sie.core.errors import (
     Conflict,
@@ -65,3 +66,47 @@ RATE_LIMITED: OpenApiResponses = {
 UNSUPPORTED_MEDIA: OpenApiResponses = {
     UnsupportedMediaType.status_code: error_response("The uploaded file is of a type SIE cannot read")
 }
+
+
+# OpenAPI links: what a creating route's answer lets a client (or a stateful fuzzer) call next.
+def operation_ref(path: str, method: str) -> str:
+    """`#/paths/~1v1~1jobs~1%7Bjob_id%7D/get`: a JSON pointer (RFC 6901) in a URI fragment."""
+    return "#/paths/" + quote(path.replace("~", "~0").replace("/", "~1"), safe="~") + "/" + method
+
+
+def link(path: str, method: str, description: str, **parameters: str) -> dict[str, Any]:
+    return {"operationRef": operation_ref(path, method), "parameters": parameters, "description": description}
+
+
+def links(status: int, **named: dict[str, Any]) -> OpenApiResponses:
+    return {status: {"links": named}}
+
+
+ACCEPTED_LINKS: OpenApiResponses = links(
+    202,
+    GetJob=link(
+        "/v1/jobs/{job_id}", "get", "The job that reads the document", job_id="$response.body#/job_id"
+    ),
+    GetDocument=link(
+        "/v1/documents/{document_id}",
+        "get",
+        "The document, enriched once its job is done",
+        document_id="$response.body#/document_id",
+    ),
+)
+
+
+def _source_links() -> dict[str, dict[str, Any]]:
+    """The routes of the source a create or an upsert answered with; the tenant too, for a system key."""
+    path = "/v1/sources/{name}"
+    named = {"name": "$response.body#/name", "tenant": "$response.body#/tenant"}
+    return {
+        "GetSource": link(path, "get", "Read the source", **named),
+        "PatchSource": link(path, "patch", "Change some of its fields", **named),
+        "PutSource": link(path, "put", "Replace its spec", name="$response.body#/name"),
+        "SyncSource": link(f"{path}/sync", "post", "Poll it now", **named),
+        "DeleteSource": link(path, "delete", "Delete it", **named),
+    }
+
+
+SOURCE_LINKS = _source_links()

@@ -1,11 +1,11 @@
-"""The general worker: `celery -A sie_worker.celery_app worker -Q ingestion.high,ingestion,ingestion.low`."""
+"""The general worker: `celery -A sie_worker.celery_app worker` consumes the three ingestion queues."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sie.core.engine.worker_app import build_worker_app
-from sie.core.queues import TASK_PROCESS_JOBS
+from sie.core.queues import INGEST_QUEUES, TASK_PROCESS_JOBS
 
 
 def _load_nlp_models() -> object:
@@ -16,5 +16,9 @@ def _load_nlp_models() -> object:
 
 
 app: Any = build_worker_app(
-    name="sie", component="worker", task_name=TASK_PROCESS_JOBS, load_models=_load_nlp_models
+    name="sie",
+    component="worker",
+    task_name=TASK_PROCESS_JOBS,
+    queues=INGEST_QUEUES,
+    load_models=_load_nlp_models,
 )

@@ -1,4 +1,4 @@
-"""`sie api-key create|list|revoke`: API keys, straight in the configured database.
+"""`sie api-key create|list|update|revoke`: API keys, straight in the configured database.
 
 Imports inside the commands keep `sie --help` fast: SQLAlchemy and the key code load only when a
 key command runs.
@@ -6,11 +6,16 @@ key command runs.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sie.core.models import ApiKey
+
+app = typer.Typer(help="Create, list, update and revoke API keys.", no_args_is_help=True)
 
 PRIORITIES = ("low", "normal", "high")
 
@@ -25,9 +30,12 @@ def parse_rate_limits(values: list[str]) -> dict[str, dict[str, int]] | None:
             if priority not in PRIORITIES:
                 raise ValueError(priority)
             limits[priority] = {"requests": int(requests), "period": int(period)}
+            if min(limits[priority].values()) < 1:
+                raise ValueError(rule)
         except ValueError:
             raise typer.BadParameter(
-                f"expected PRIORITY=REQUESTS/SECONDS (e.g. normal=600/60), got {value!r}"
+                f"expected PRIORITY=REQUESTS/SECONDS with PRIORITY one of {', '.join(PRIORITIES)} and"
+                f" positive numbers (e.g. normal=600/60), got {value!r}"
             ) from None
     return limits or None
 
@@ -69,21 +77,81 @@ def create_key(
     typer.echo(f"key id {key_id}, tenant {tenant}, scopes {', '.join(sorted(scopes))}", err=True)
 
 
+LIST_COLUMNS = ("KEY ID", "TENANT", "SCOPES", "STATE", "RATE LIMITS", "CREATED", "LAST USED", "NAME")
+
+
 @app.command("list")
 def list_keys(tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None) -> None:
-    """List keys (ids, tenants, scopes; never secrets)."""
+    """List keys, tab-separated under a header: limits, creation and last use (to the minute, UTC);
+    never secrets."""
     from sqlalchemy import select
 
     from sie.core.db import session_scope
     from sie.core.models import ApiKey
 
+    typer.echo("\t".join(LIST_COLUMNS))
     with session_scope() as session:
         query = select(ApiKey).order_by(ApiKey.created_at)
         if tenant:
             query = query.where(ApiKey.tenant == tenant)
         for key in session.scalars(query):
-            state = "revoked" if key.revoked_at else "active"
-            typer.echo(f"{key.id}\t{key.tenant}\t{','.join(key.scopes)}\t{state}\t{key.name}")
+            typer.echo("\t".join(_key_row(key)))
+
+
+def _key_row(key: ApiKey) -> tuple[str, ...]:
+    state = "revoked" if key.revoked_at else "active"
+    return (
+        key.id,
+        key.tenant,
+        ",".join(key.scopes),
+        state,
+        _limits_text(key.rate_limits),
+        _minute(key.created_at),
+        _minute(key.last_used_at) if key.last_used_at else "never",
+        key.name,
+    )
+
+
+def _limits_text(limits: dict[str, dict[str, int]] | None) -> str:
+    """`normal=600/60,high=1200/60`, as `--rate-limit` takes them; `default` for the handbook's."""
+    if not limits:
+        return "default"
+    return ",".join(f"{p}={limits[p]['requests']}/{limits[p]['period']}" for p in PRIORITIES if p in limits)
+
+
+def _minute(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%MZ}"
+
+
+@app.command("update")
+def update_key(
+    key_id: Annotated[str, typer.Argument(help="The key id (the part after 'sie_')")],
+    rate_limit: Annotated[
+        list[str],
+        typer.Option(
+            help="Set a limit: PRIORITY=REQUESTS/SECONDS (repeatable); other priorities keep theirs"
+        ),
+    ] = [],  # noqa: B006
+    default_rate_limits: Annotated[
+        bool, typer.Option("--default-rate-limits", help="Drop the key's own limits: the defaults apply")
+    ] = False,
+) -> None:
+    """Change a key's rate limits in place; its next request is counted against them."""
+    from sie.core.db import session_scope
+    from sie.core.security import set_rate_limits
+
+    limits = parse_rate_limits(rate_limit)
+    if bool(limits) == default_rate_limits:
+        raise typer.BadParameter(
+            "give either --rate-limit PRIORITY=REQUESTS/SECONDS (repeatable) or --default-rate-limits"
+        )
+    with session_scope() as session:
+        row = set_rate_limits(session, key_id, limits)
+        updated = _limits_text(row.rate_limits) if row is not None else None
+    if updated is None:
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"updated {key_id}: rate limits {updated}")
 
 
 @app.command("revoke")

@@ -53,6 +53,8 @@ def worker(
     if settings.local_mode:
         typer.echo("sie worker needs REDIS_URL and DATABASE_URL (local mode runs jobs in-process)", err=True)
         raise typer.Exit(2)
+    # JSON lines from the first one: the app's import logs too, and the runbook's `jq` reads them.
+    setup_logging()
     queue_list = [name.strip() for name in queues.split(",") if name.strip()]
     if QUEUE_OCR in queue_list:
         from sie_ocr_worker.celery_app import app as celery_app
@@ -68,6 +70,7 @@ def _worker_argv(
         # Each OCR process holds its own ~2.5 GB model: one per pod unless asked otherwise.
         concurrency = 1 if QUEUE_OCR in queue_list else os.cpu_count() or 2
     argv = [
+        "--quiet",  # no banner: plain text on stdout, where every line is JSON
         "worker",
         f"--queues={','.join(queue_list)}",
         f"--concurrency={concurrency}",

@@ -2,7 +2,10 @@
 
 `settings` is the only instance; the API, workers, OCR worker, operator and `alembic/env.py`
 import it. With no `DATABASE_URL` / `REDIS_URL` / `MEILISEARCH_URL` the engine runs in local mode
-on embedded defaults (SQLite file, in-process queue, built-in search).
+on embedded defaults (SQLite file, in-process queue, built-in search): in development only.
+
+The handbook's own forms are accepted: `ENVIRONMENT=dev|prod`, a `MEILISEARCH_URL` without a scheme
+(`localhost:7700`), and `DEBUG=true` (debug logs and tracebacks; refused in production).
 """
 
 from __future__ import annotations
@@ -12,13 +15,27 @@ import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
 # Local mode signs keys with this; any other environment must set a real API_SECRET_KEY.
 LOCAL_SECRET = "sie-local-development-secret"  # noqa: S105
+# Secrets this repository publishes (compose.yaml, the chart's dev profile, docs) and placeholders:
+# never valid outside development. The chart refuses the same list
+# (charts/sie/files/published-secrets.txt; a test keeps the two equal).
+PUBLISHED_SECRETS = {
+    "", "changeme", "change-me", "secret", "dev-secret", "password", LOCAL_SECRET,
+    "sie-dev-password", "sie-dev-meilisearch-master-key", "sie-dev-api-secret-key-not-for-production",
+    "sie-compose-api-secret-key-not-for-production",
+}  # fmt: skip
+# The handbook's names (§5.1: "dev/staging/production") for the environments.
+ENVIRONMENT_ALIASES = {"dev": "development", "prod": "production"}
+
+
+def _url_password(url: str | None) -> str | None:
+    return urlsplit(url).password if url else None
 
 
 class ConfigError(Exception):
@@ -68,10 +85,16 @@ class Settings(BaseSettings):
     # Unacked messages of a worker that died come back after this long; longer than the hard limit.
     celery_visibility_timeout: int = Field(default=3600, gt=0)
     worker_max_tasks_per_child: int = Field(default=1000, ge=0)
+    # Jobs per Celery message when many arrive at once (one task, one NLP batch, one time limit),
+    # and texts per spaCy `pipe` batch inside it.
+    worker_batch_size: int = Field(default=16, ge=1, le=256)
+    nlp_batch_size: int = Field(default=32, ge=1, le=1024)
 
     # How often the outbox relay looks for committed jobs that never reached the queue.
     relay_interval_seconds: float = Field(default=5.0, gt=0)
     relay_grace_seconds: float = Field(default=10.0, ge=0)
+    # A job `pending` this long since it was sent is sent again if its message is gone from Redis.
+    relay_pending_resend_seconds: float = Field(default=600.0, ge=1)
 
     # A Celery worker's main process serves its pool's metrics here (`/metrics`); 0 turns it off.
     metrics_port: int = Field(default=9808, ge=0, le=65535)
@@ -125,25 +148,70 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _handbook_environment_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            name = value.strip().lower()
+            return ENVIRONMENT_ALIASES.get(name, name)
+        return value
+
+    @field_validator("meilisearch_url", mode="before")
+    @classmethod
+    def _scheme_defaults_to_http(cls, value: object) -> object:
+        # The handbook's default is `localhost:7700`; without a scheme, httpx reads `localhost` as one.
+        if isinstance(value, str):
+            value = value.strip()
+            if value and "://" not in value:
+                return f"http://{value}"
+            return value or None
+        return value
+
     @model_validator(mode="after")
-    def _production_needs_real_services(self) -> Settings:
-        if self.environment == "production":
-            missing = [
-                name
-                for name, value in (
-                    ("API_SECRET_KEY", self.api_secret_key if self.api_secret_key != LOCAL_SECRET else None),
-                    ("DATABASE_URL", self.database_url),
-                    ("REDIS_URL", self.redis_url),
-                )
-                if not value
-            ]
-            if missing:
-                raise ValueError(f"ENVIRONMENT=production requires {', '.join(missing)}")
-        if self.environment != "development" and self.api_secret_key.lower() in PLACEHOLDER_SECRETS | {
-            LOCAL_SECRET
-        }:
-            raise ValueError(f"API_SECRET_KEY is a placeholder; set a real secret for {self.environment}")
+    def _debug_means_debug_logs(self) -> Settings:
+        if self.debug:
+            self.log_level = "debug"
         return self
+
+    @model_validator(mode="after")
+    def _deployments_need_real_services(self) -> Settings:
+        """Staging and production run on their own services and secret, never on local mode's."""
+        if self.environment == "development":
+            return self
+        problems = []
+        missing = [
+            name
+            for name, value in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url))
+            if not value
+        ]
+        if missing:
+            problems.append(
+                f"ENVIRONMENT={self.environment} requires {' and '.join(missing)}"
+                " (only development runs on an embedded SQLite file and an in-process queue)"
+            )
+        if self.api_secret_key.lower() in PUBLISHED_SECRETS:
+            problems.append(
+                f"API_SECRET_KEY is unset or a placeholder; set a real secret for {self.environment}"
+            )
+        for name in self._published_secrets_in_use():
+            problems.append(f"{name} uses a secret published in the SIE repository; set one of your own")
+        if self.debug and self.environment == "production":
+            problems.append(
+                "DEBUG=true is refused in production (error responses would carry tracebacks);"
+                " unset DEBUG, or set LOG_LEVEL=debug for more logs"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _published_secrets_in_use(self) -> list[str]:
+        """The settings (but API_SECRET_KEY) whose secret is one this repository publishes."""
+        secrets = {
+            "MEILISEARCH_KEY": self.meilisearch_key,
+            "DATABASE_URL": _url_password(self.database_url),
+            "REDIS_URL": _url_password(self.redis_url),
+        }
+        return [name for name, value in secrets.items() if value and value.lower() in PUBLISHED_SECRETS]
 
     @property
     def local_mode(self) -> bool:

@@ -1,14 +1,24 @@
-"""Engine and sessions. One engine per process, built lazily from `settings`."""
+"""Engine, sessions and connections. One engine per process, built lazily from `settings`.
+
+PostgreSQL connections are not pinged at every checkout (a round trip each time: three for each
+document the API accepted): a connection that sat idle in the pool for `IDLE_PING_SECONDS`
+is pinged before use, every one is replaced after `POOL_RECYCLE_SECONDS`, and one that fails with a
+disconnect invalidates the pool, so later checkouts reconnect (SQLAlchemy's invalidate-on-
+disconnect). `autocommit_read` repeats a read once on a new connection: the API reads the caller's
+key first, so a database restart between requests fails none of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +26,9 @@ from sie.core.config import settings
 from sie.core.errors import ServiceUnavailable, UnstorableValue
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+IDLE_PING_SECONDS = 30.0
+POOL_RECYCLE_SECONDS = 1800
+T = TypeVar("T")
 
 
 @cache
@@ -35,14 +48,36 @@ def get_engine() -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        # The most recently used connection first: a steady load keeps a few connections busy (never
+        # idle long enough to be pinged) and leaves the others idle.
+        pool_use_lifo=True,
         connect_args={"connect_timeout": 5},
     )
+    event.listen(engine, "checkin", _note_idle_since)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def _note_idle_since(_: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _: Any) -> None:
+    """Ping a connection that sat idle (the server may have closed it meanwhile); a dead one is
+    replaced by the pool, which then tries again (`DisconnectionError`)."""
+    if time.monotonic() - record.info.get("idle_since", time.monotonic()) < IDLE_PING_SECONDS:
+        return
+    dialect = get_engine().dialect
+    try:
+        dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as exc:
+        raise DisconnectionError(f"idle connection lost: {type(exc).__name__}") from exc
 
 
 @cache
@@ -104,14 +139,45 @@ def request_session() -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def autocommit_connection() -> Iterator[Connection]:
+    """A connection on which each statement commits by itself: one round trip for a one-statement
+    write or read, where a transaction adds a BEGIN and a COMMIT (database failures as
+    `database_errors`)."""
+    with database_errors(), _autocommit_engine().connect() as connection:
+        yield connection
+
+
+@cache
+def _autocommit_engine() -> Engine:
+    return get_engine().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def autocommit_read(read: Callable[[Connection], T]) -> T:
+    """`read` on an autocommit connection; once more on a new connection if the first one was dead.
+
+    Without a ping on checkout, the first statement after a database restart meets a closed
+    connection; that invalidates the pool, and a read is safe to repeat. The API reads the key
+    first in every request, so a restart costs its clients no failed request.
+    """
+    with database_errors():
+        try:
+            with _autocommit_engine().connect() as connection:
+                return read(connection)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with _autocommit_engine().connect() as connection:
+            return read(connection)
+
+
 def is_postgres() -> bool:
     return get_engine().dialect.name == "postgresql"
 
 
 def check_database() -> None:
     try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
+        autocommit_read(lambda connection: connection.execute(text("SELECT 1")))
     except DBAPIError as exc:
         raise ServiceUnavailable("database", _driver_error(exc)) from exc
 

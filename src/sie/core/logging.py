@@ -68,6 +68,20 @@ def configure_logging(level: str = "info", *, stream: Any = None) -> None:
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "multipart"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    _take_over_server_loggers()
+    # Python's warnings go through the JSON renderer too, not as plain text on stderr.
+    logging.captureWarnings(True)
+
+
+def _take_over_server_loggers() -> None:
+    """Uvicorn's loggers write plain text through handlers of their own (its default `log_config`,
+    applied before it imports the app): hand their records to the root's JSON handler instead."""
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    # Each request already has its `http_request` line, with route and duration.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

@@ -5,8 +5,9 @@ name): never a document id or a raw URL. Workers run several processes: when
 `PROMETHEUS_MULTIPROC_DIR` is set, prometheus-client's multiprocess mode aggregates them, and the
 worker's main process serves the sum on `METRICS_PORT` (`start_worker_metrics_server`).
 
-Who sets what: the API (HTTP, rate limits, submissions, and, from its relay thread,
-`sie_queue_length` / `sie_dlq_length` via `sie.core.engine.backlog`), the workers (stages, documents,
+Who sets what: the API (HTTP, rate limits, submissions, `sie_dependency_up` from /health, and, from
+its relay thread, `sie_queue_length` / `sie_queue_messages` / `sie_dlq_length` via
+`sie.core.engine.backlog`), the workers (stages, documents,
 sentiment, retries, dead letters), the sources (polls) and the operator (scale decisions, replays,
 reconcile errors). docs/observability.md lists every metric with its labels.
 
@@ -48,17 +49,34 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 QUEUE_LENGTH = Gauge(
     "sie_queue_length",
-    "True backlog per queue, in messages: waiting in Redis (every priority list) plus taken by a worker "
-    "and not yet acknowledged (prefetched, running, retry countdown)",
+    "Backlog per queue, in jobs: pending (waiting in Redis, not yet sent, or held for a retry) or running",
+    ["queue"],
+    multiprocess_mode="mostrecent",
+)
+QUEUE_MESSAGES = Gauge(
+    "sie_queue_messages",
+    "Backlog per queue, in Celery messages (each carries up to WORKER_BATCH_SIZE jobs): waiting in "
+    "Redis (every priority list) plus taken by a worker and not yet acknowledged (prefetched, running, "
+    "retry countdown)",
     ["queue"],
     multiprocess_mode="mostrecent",
 )
 DLQ_LENGTH = Gauge("sie_dlq_length", "Jobs in the dead-letter queue", multiprocess_mode="mostrecent")
+# stage="total" is one job attempt, whatever its end: outcome done, failed, retried, dead, timeout
+# (TASK_SOFT_TIME_LIMIT ran out) or lost (its worker died, e.g. killed at TASK_TIME_LIMIT). The
+# other stages' outcome is ok, error or timeout.
 JOB_DURATION = Histogram(
     "sie_job_duration_seconds",
-    "Time spent per pipeline stage and for the whole job",
+    "Time spent per pipeline stage and per job attempt (stage=total), by outcome",
     ["stage", "outcome"],
     buckets=JOB_BUCKETS,
+)
+# The API's view of what it needs (dependency: database, redis, search), as its /health last found it.
+DEPENDENCY_UP = Gauge(
+    "sie_dependency_up",
+    "1 when the API's last /health check reached the dependency, 0 when it did not",
+    ["dependency"],
+    multiprocess_mode="mostrecent",
 )
 HTTP_DURATION = Histogram(
     "sie_http_request_duration_seconds",

@@ -25,8 +25,6 @@ TASK_PROCESS_JOBS = "sie.process_jobs"
 TASK_OCR_JOBS = "sie.ocr_jobs"
 
 PRIORITY_QUEUES = {"high": QUEUE_HIGH, "normal": QUEUE_NORMAL, "low": QUEUE_LOW}
-# Jobs per message when many arrive at once: the worker runs NLP on them as one batch.
-MESSAGE_BATCH_SIZE = 16
 
 
 def queue_for(*, priority: str, kind: str) -> str:

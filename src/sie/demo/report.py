@@ -70,7 +70,7 @@ def stage_timings() -> dict[str, tuple[int, int, float]]:
         for sample in family.samples:
             stage, outcome = sample.labels["stage"], sample.labels["outcome"]
             if sample.name.endswith("_count"):
-                counts[(stage, outcome == "error")] += int(sample.value)
+                counts[(stage, outcome not in ("ok", "done"))] += int(sample.value)
             elif sample.name.endswith("_sum"):
                 seconds[stage] += sample.value
     stages = sorted({stage for stage, _ in counts}, key=_stage_order)

@@ -196,6 +196,12 @@ def _serve(console: Console, app: Any, api_key: str, options: DemoOptions) -> No
     console.rule("Serving the API")
     console.print(f"demo API key (tenant '{DEMO_TENANT}', shown once): {api_key}", soft_wrap=True)
     console.print(
+        f"Console: {base}/ui/ (sign in with the key above; it stays in the browser tab)\n"
+        f"API docs: {base}/docs",
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print(
         "Try:\n"
         f"  curl -s {base}/health\n"
         f"  curl -s -H 'X-API-Key: {api_key}' '{base}/v1/search?q={options.query}'\n"

@@ -1,9 +1,11 @@
-"""The dead-letter queue through the API (admin): list, and replay with an audit trail.
+"""The dead-letter queue through the API (admin): list, replay and discard, with an audit trail.
 
-An admin key sees and replays its own tenant's dead letters. A key with the `system` scope (the
-operator's, `sie api-key create --system`) may name another tenant, or ask for every tenant's
+An admin key sees, replays and discards its own tenant's dead letters. A key with the `system` scope
+(the operator's, `sie api-key create --system`) may name another tenant, or ask for every tenant's
 with `all_tenants`. Every replayed letter records who replayed it (`replayed_by`): the key, and the
 caller's own label such as `operator:<namespace>/<name>/<uid>`; `GET ?replayed=true` lists them.
+A discarded letter (its job given up on, and left dead) records `discarded_by` the same way;
+`GET ?discarded=true` lists them.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from sie.core.engine.deadletter import replay_dead_letters
+from sie.core.engine.deadletter import discard_dead_letters, replay_dead_letters
 from sie.core.errors import Forbidden
 from sie.core.queues import JobQueue
 from sie.core.repository.dead_letters import (
+    LetterState,
     ReplaySelector,
-    count_dead_letters,
     find_dead_letters,
-    select_dead_letters,
+    preview_dead_letters,
 )
 from sie.core.schemas import (
     DeadLetterPublic,
+    DeadLetterSelection,
     DeadLettersPublic,
+    DiscardAnswer,
+    DiscardDone,
+    DiscardRequest,
     ReplayAnswer,
     ReplayDone,
     ReplayPreview,
@@ -53,23 +59,37 @@ def _scope_tenant(principal: Principal, tenant: str | None, all_tenants: bool) -
 def list_dead_letters(
     principal: AdminPrincipal,
     session: SessionDep,
-    replayed: bool = False,
+    state: Annotated[
+        LetterState | None,
+        Query(
+            description="Which letters: `pending` (default), or the audit trail: `replayed` or `discarded`"
+        ),
+    ] = None,
+    replayed: Annotated[
+        bool,
+        Query(deprecated=True, description="`true` means `state=replayed`; `state` wins if both are given"),
+    ] = False,
     replayed_by: Annotated[
         str | None, Query(max_length=300, description="Replayed letters whose replayed_by contains this")
+    ] = None,
+    discarded_by: Annotated[
+        str | None, Query(max_length=300, description="Discarded letters whose discarded_by contains this")
     ] = None,
     tenant: Annotated[str | None, Query(max_length=100)] = None,
     all_tenants: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeadLettersPublic:
-    """Dead letters (or, with `replayed=true`, the audit trail of replays), newest first.
+    """Pending dead letters (or the audit trail of replays with `state=replayed`, of discards with
+    `state=discarded`), newest first.
 
     `count` is how many are listed; `total` how many match in all.
     """
     letters, total = find_dead_letters(
         session=session,
         tenant=_scope_tenant(principal, tenant, all_tenants),
-        replayed=replayed,
+        state=state or ("replayed" if replayed else "pending"),
         replayed_by=replayed_by,
+        discarded_by=discarded_by,
         limit=limit,
     )
     return DeadLettersPublic(
@@ -84,7 +104,31 @@ async def replay(
     body: ReplayRequest, principal: AdminPrincipal, session: SessionDep, queue: QueueDep
 ) -> ReplayPreview | ReplayDone:
     """Send up to `max_jobs` matching dead jobs back to their queues; each letter is replayed once."""
-    selector = ReplaySelector(
+    selector = _selector(principal, body)
+    if body.dry_run:
+        return _preview(session, selector, body.max_jobs)
+    return await _replay(queue, selector, replayed_by=_who(principal, body.replayed_by), limit=body.max_jobs)
+
+
+@router.post("/discard", response_model=DiscardAnswer, responses=TOO_LARGE)
+async def discard(
+    body: DiscardRequest, principal: AdminPrincipal, session: SessionDep
+) -> ReplayPreview | DiscardDone:
+    """Give up on up to `max_jobs` matching dead letters: their jobs stay dead, the letters leave the
+    queue, and each records who discarded it. `dry_run` shows what would go first."""
+    selector = _selector(principal, body)
+    if body.dry_run:
+        return _preview(session, selector, body.max_jobs)
+    letters = await run_in_threadpool(
+        discard_dead_letters, selector, discarded_by=_who(principal, body.discarded_by), limit=body.max_jobs
+    )
+    return DiscardDone(
+        matched=len(letters), discarded=len(letters), job_ids=[str(letter.job_id) for letter in letters]
+    )
+
+
+def _selector(principal: Principal, body: DeadLetterSelection) -> ReplaySelector:
+    return ReplaySelector(
         tenant=_scope_tenant(principal, body.tenant, body.all_tenants),
         queue=body.queue,
         task=body.task,
@@ -93,20 +137,20 @@ async def replay(
         since=body.since,
         until=body.until,
     )
-    if body.dry_run:
-        return _preview(session, selector, body.max_jobs)
-    who = f"api:{principal.key_id}" + (f" ({body.replayed_by})" if body.replayed_by else "")
-    return await _replay(queue, selector, replayed_by=who, limit=body.max_jobs)
+
+
+def _who(principal: Principal, label: str | None) -> str:
+    """The audit label: the key that acted, and the caller's own label if it gave one."""
+    return f"api:{principal.key_id}" + (f" ({label})" if label else "")
 
 
 def _preview(session: Session, selector: ReplaySelector, max_jobs: int) -> ReplayPreview:
-    matched = min(count_dead_letters(session=session, selector=selector), max_jobs)
-    sample = select_dead_letters(session=session, selector=selector, limit=min(DRY_RUN_SAMPLE, max_jobs))
-    preview = ReplayPreview(
+    matched, sample = preview_dead_letters(
+        session=session, selector=selector, limit=max_jobs, sample_size=DRY_RUN_SAMPLE
+    )
+    return ReplayPreview(
         matched=matched, sample=[DeadLetterPublic.model_validate(letter) for letter in sample]
     )
-    session.rollback()  # the sample's row locks
-    return preview
 
 
 async def _replay(queue: JobQueue, selector: ReplaySelector, *, replayed_by: str, limit: int) -> ReplayDone:

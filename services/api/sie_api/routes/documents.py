@@ -1,23 +1,27 @@
-"""Documents: push text or URLs (one or a batch), upload files, read an enriched document."""
+"""Documents: push text or URLs (one or a batch), upload files, read an enriched document.
+
+Accepting is `sie.core.engine.ingest.accept`. The accept routes check the key, its scope and the rate
+limit themselves, on the one thread that also stores and enqueues (`sie_api.deps.on_accept_thread`):
+the database and Redis are never called from the event loop.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, File, Form, Header, UploadFile, status
-from sqlalchemy.orm import Session
+from pydantic import BaseModel
 
 from sie.core.config import settings
-from sie.core.engine.ingest import NewDocument, add_documents
-from sie.core.engine.outbox import Submission, enqueue_new
+from sie.core.engine.ingest import Idempotency, NewDocument, accept
+from sie.core.engine.outbox import Submission
 from sie.core.errors import PayloadTooLarge
 from sie.core.pipeline.uploads import plan_upload
-from sie.core.queues import JobQueue
 from sie.core.repository.documents import document_public, get_tenant_document
-from sie.core.repository.idempotency import create_once, request_fingerprint
+from sie.core.repository.idempotency import request_fingerprint
 from sie.core.schemas import (
+    WITHOUT_NUL,
     Accepted,
     BatchAccepted,
     BatchCreate,
@@ -27,16 +31,38 @@ from sie.core.schemas import (
     PriorityName,
 )
 from sie_api.deps import (
-    IngestPrincipal,
+    PresentedKey,
     QueueDep,
     RateLimiterDep,
     ReadPrincipal,
     SessionDep,
+    authenticate,
     charge_rate_limit,
+    on_accept_thread,
 )
-from sie_api.responses import CONFLICT, NOT_FOUND, RATE_LIMITED, TOO_LARGE, UNSUPPORTED_MEDIA
+from sie_api.responses import (
+    ACCEPTED_LINKS,
+    CONFLICT,
+    NOT_FOUND,
+    RATE_LIMITED,
+    TOO_LARGE,
+    UNSUPPORTED_MEDIA,
+)
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
+# `POST /ingest`: the handbook's name (§8.1) for `POST /v1/documents`, served by the same handler.
+alias_router = APIRouter(tags=["documents"])
+ACCEPT_ONE: dict[str, Any] = {
+    "status_code": status.HTTP_202_ACCEPTED,
+    "response_model": Accepted,
+    "responses": {**CONFLICT, **TOO_LARGE, **RATE_LIMITED, **ACCEPTED_LINKS},
+}
+
+def form_choice(names: Any) -> Any:
+    """A form field of fixed choices; sent empty it takes its default (FastAPI reads "" as not sent),
+    so the schema lists "" too."""
+    return Form(json_schema_extra={"enum": [*get_args(names), ""]})
+
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
@@ -54,30 +80,43 @@ def _new_document(body: DocumentCreate) -> NewDocument:
     )
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=Accepted,
-    responses={**CONFLICT, **TOO_LARGE, **RATE_LIMITED},
+def _idempotency(key: str | None, route: str, body: BaseModel) -> Idempotency | None:
+    # The fingerprint (a dump and a hash of the whole body) only for a request that needs one.
+    return Idempotency(key, request_fingerprint(route, body.model_dump(mode="json"))) if key else None
+
+
+def _first_response(submissions: list[Submission]) -> dict[str, Any]:
+    return submissions[0].as_response()
+
+
+@alias_router.post(
+    "/ingest",
+    **ACCEPT_ONE,
+    summary="Create Document (alias of POST /v1/documents)",
+    description="The handbook's name for `POST /v1/documents`: the same body, rules and answers.",
+    operation_id="ingest_alias_of_create_document",
+    openapi_extra={"x-alias-of": "POST /v1/documents"},
 )
-def create_document(
+@router.post("", **ACCEPT_ONE)
+async def create_document(
     body: DocumentCreate,
-    principal: IngestPrincipal,
-    session: SessionDep,
+    api_key: PresentedKey,
     queue: QueueDep,
     limiter: RateLimiterDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    charge_rate_limit(limiter, principal, body.priority)
-    return _accept_once(
-        session=session,
-        queue=queue,
-        tenant=principal.tenant,
-        idempotency_key=idempotency_key,
-        fingerprint=request_fingerprint("document", body.model_dump(mode="json")),
-        documents=[_new_document(body)],
-        respond=lambda submissions: submissions[0].as_response(),
-    )
+    def work() -> dict[str, Any]:
+        principal = authenticate(api_key, "ingest")
+        charge_rate_limit(limiter, principal, body.priority)
+        return accept(
+            queue,
+            tenant=principal.tenant,
+            documents=[_new_document(body)],
+            respond=_first_response,
+            idempotency=_idempotency(idempotency_key, "document", body),
+        )
+
+    return await on_accept_thread(work)
 
 
 @router.post(
@@ -86,34 +125,34 @@ def create_document(
     response_model=BatchAccepted,
     responses={**CONFLICT, **TOO_LARGE, **RATE_LIMITED},
 )
-def create_documents_batch(
+async def create_documents_batch(
     body: BatchCreate,
-    principal: IngestPrincipal,
-    session: SessionDep,
+    api_key: PresentedKey,
     queue: QueueDep,
     limiter: RateLimiterDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    if len(body.documents) > settings.max_batch_documents:
-        raise PayloadTooLarge(
-            f"a batch holds at most {settings.max_batch_documents} documents, got {len(body.documents)}"
+    def work() -> dict[str, Any]:
+        principal = authenticate(api_key, "ingest")
+        if len(body.documents) > settings.max_batch_documents:
+            raise PayloadTooLarge(
+                f"a batch holds at most {settings.max_batch_documents} documents, got {len(body.documents)}"
+            )
+        # Fair counting: each document is charged to its own priority's window.
+        cost: dict[str, int] = {}
+        for document in body.documents:
+            cost[document.priority] = cost.get(document.priority, 0) + 1
+        for priority, count in cost.items():
+            charge_rate_limit(limiter, principal, priority, count)
+        return accept(
+            queue,
+            tenant=principal.tenant,
+            documents=[_new_document(document) for document in body.documents],
+            respond=_batch_response,
+            idempotency=_idempotency(idempotency_key, "batch", body),
         )
-    # Fair counting: each document is charged to its own priority's window.
-    cost: dict[str, int] = {}
-    for document in body.documents:
-        cost[document.priority] = cost.get(document.priority, 0) + 1
-    for priority, count in cost.items():
-        charge_rate_limit(limiter, principal, priority, count)
 
-    return _accept_once(
-        session=session,
-        queue=queue,
-        tenant=principal.tenant,
-        idempotency_key=idempotency_key,
-        fingerprint=request_fingerprint("batch", body.model_dump(mode="json")),
-        documents=[_new_document(document) for document in body.documents],
-        respond=_batch_response,
-    )
+    return await on_accept_thread(work)
 
 
 def _batch_response(submissions: list[Submission]) -> dict[str, Any]:
@@ -121,69 +160,52 @@ def _batch_response(submissions: list[Submission]) -> dict[str, Any]:
     return {"results": results, "count": len(results)}
 
 
-def _accept_once(
-    *,
-    session: Session,
-    queue: JobQueue,
-    tenant: str,
-    idempotency_key: str | None,
-    fingerprint: str,
-    documents: list[NewDocument],
-    respond: Callable[[list[Submission]], dict[str, Any]],
-) -> dict[str, Any]:
-    """Store the documents (once per Idempotency-Key), then enqueue what was new after the commit."""
-
-    def create() -> tuple[list[Submission], dict[str, Any]]:
-        submissions = add_documents(session, tenant=tenant, documents=documents)
-        return submissions, respond(submissions)
-
-    submissions, response = create_once(
-        session=session, tenant=tenant, key=idempotency_key, fingerprint=fingerprint, create=create
-    )
-    enqueue_new(queue, submissions)
-    return response
-
-
 @router.post(
     "/upload",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={**TOO_LARGE, **UNSUPPORTED_MEDIA, **RATE_LIMITED},
+    responses={**TOO_LARGE, **UNSUPPORTED_MEDIA, **RATE_LIMITED, **ACCEPTED_LINKS},
 )
 async def upload_document(
-    principal: IngestPrincipal,
-    session: SessionDep,
+    api_key: PresentedKey,
     queue: QueueDep,
     limiter: RateLimiterDep,
-    file: Annotated[UploadFile, File(description="A .txt, .html, .pdf or image file")],
-    title: Annotated[str | None, Form(max_length=1000)] = None,
-    source: Annotated[str, Form(min_length=1, max_length=200, pattern=r"^[\w.:/@-]+$")] = "upload",
-    priority: Annotated[PriorityName, Form()] = "normal",
-    ocr_strategy: Annotated[OcrStrategyName, Form()] = "auto",
+    # An empty file is refused (422): the schema says so with `minLength`.
+    file: Annotated[
+        UploadFile, File(description="A .txt, .html, .pdf or image file", json_schema_extra={"minLength": 1})
+    ],
+    title: Annotated[str | None, Form(max_length=1000, pattern=WITHOUT_NUL)] = None,
+    source: Annotated[str, Form(max_length=200, pattern=r"^[\w.:/@-]*$")] = "upload",
+    priority: Annotated[PriorityName, form_choice(PriorityName)] = "normal",
+    ocr_strategy: Annotated[OcrStrategyName, form_choice(OcrStrategyName)] = "auto",
 ) -> dict[str, Any]:
-    charge_rate_limit(limiter, principal, priority)
     # One byte over the limit is enough to know the file is too large.
     data = await file.read(settings.max_upload_bytes + 1)
-    plan = plan_upload(
-        data, filename=file.filename, ocr_strategy=ocr_strategy, max_bytes=settings.max_upload_bytes
-    )
-    new = NewDocument(
-        data=data,
-        filename=plan.filename,
-        content_type=plan.content_type,
-        kind=plan.kind,
-        title=title,
-        source=source,
-        priority=priority,
-        ocr_strategy=ocr_strategy,
-    )
-    submissions = add_documents(session, tenant=principal.tenant, documents=[new])
-    session.commit()
-    enqueue_new(queue, submissions)
-    return submissions[0].as_response()
+
+    def work() -> dict[str, Any]:
+        principal = authenticate(api_key, "ingest")
+        charge_rate_limit(limiter, principal, priority)
+        plan = plan_upload(
+            data, filename=file.filename, ocr_strategy=ocr_strategy, max_bytes=settings.max_upload_bytes
+        )
+        new = NewDocument(
+            data=data,
+            filename=plan.filename,
+            content_type=plan.content_type,
+            kind=plan.kind,
+            title=title,
+            source=source,
+            priority=priority,
+            ocr_strategy=ocr_strategy,
+        )
+        return accept(queue, tenant=principal.tenant, documents=[new], respond=_first_response)
+
+    return await on_accept_thread(work)
 
 
-@router.get("/{document_id}", response_model=DocumentPublic, responses=NOT_FOUND)
+# `:uuid`: `/v1/documents/upload` and `/batch` are not ids, so a GET there is a 405 (POST only), not a
+# 422 for a malformed id.
+@router.get("/{document_id:uuid}", response_model=DocumentPublic, responses=NOT_FOUND)
 def read_document(document_id: uuid.UUID, principal: ReadPrincipal, session: SessionDep) -> DocumentPublic:
     return document_public(
         get_tenant_document(session=session, tenant=principal.tenant, document_id=document_id)

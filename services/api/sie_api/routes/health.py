@@ -1,6 +1,15 @@
-"""Liveness and readiness (`/health`, each dependency named) and Prometheus exposition (`/metrics`)."""
+"""Liveness and readiness (`/health`, each dependency named) and Prometheus exposition (`/metrics`).
+
+`/health` runs a check that succeeded at most once a `HEALTH_CACHE_SECONDS`, however many probes
+ask: a probe storm (or a load balancer polling every instance) cannot load the database, Redis or
+search.
+"""
 
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
@@ -9,43 +18,67 @@ from fastapi.responses import JSONResponse
 import sie
 from sie.core.config import settings
 from sie.core.db import check_database
+from sie.core.engine.runtime import get_job_queue
 from sie.core.errors import ServiceUnavailable
-from sie.core.metrics import render_latest
+from sie.core.metrics import DEPENDENCY_UP, render_latest
 from sie.core.schemas import HealthResponse
 from sie.core.search import get_search_backend
-from sie_api.deps import get_queue
 
 router = APIRouter(tags=["health"])
+HEALTH_CACHE_SECONDS = 1.0
 
 
-def _run_checks() -> dict[str, str]:
-    checks: dict[str, str] = {}
-    probes = {
+def _probes() -> dict[str, Callable[[], None]]:
+    return {
         "database": check_database,
-        "redis": get_queue().check,
+        "redis": get_job_queue().check,
         "search": lambda: get_search_backend().check(),
     }
-    for name, probe in probes.items():
+
+
+class CachedChecks:
+    """The checks of `/health`. A check that succeeded is not run again for `ttl` seconds, however
+    many probes ask; one that failed runs at the next probe, so a recovery shows at once. One
+    caller runs them at a time: concurrent probes wait, then find the successes it kept."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._ok_until: dict[str, float] = {}
+
+    def get(self) -> dict[str, str]:
+        with self._lock:
+            checks = {name: self._check(name, probe) for name, probe in _probes().items()}
+        for name, state in checks.items():
+            if state != "in-process":  # local mode has no Redis to be down
+                DEPENDENCY_UP.labels(dependency=name).set(state == "ok")
+        return checks
+
+    def _check(self, name: str, probe: Callable[[], None]) -> str:
         if name == "redis" and settings.local_mode:
-            checks[name] = "in-process"
-            continue
+            return "in-process"
+        if time.monotonic() < self._ok_until.get(name, 0.0):
+            return "ok"
         try:
             probe()
-            checks[name] = "ok"
         except ServiceUnavailable as exc:
-            checks[name] = f"unavailable: {exc}"
-    return checks
+            return f"unavailable: {exc}"
+        self._ok_until[name] = time.monotonic() + self.ttl
+        return "ok"
+
+
+_checks = CachedChecks(HEALTH_CACHE_SECONDS)
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def health() -> JSONResponse:
-    checks = await run_in_threadpool(_run_checks)
+    checks = await run_in_threadpool(_checks.get)
     healthy = all(value in ("ok", "in-process") for value in checks.values())
     body = HealthResponse(
         status="ok" if healthy else "degraded",
         checks=checks,
         search_backend=settings.effective_search_backend,
-        queue=get_queue().name,
+        queue=get_job_queue().name,
         version=sie.__version__,
     )
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)

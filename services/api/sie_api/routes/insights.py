@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from sie.core.repository.insights import InsightWindow, entities_by_day, sentiment_by_day
-from sie.core.schemas import EntityInsights, SentimentInsights
+from sie.core.schemas import DateTimeInput, EntityInsights, SentimentInsights
 from sie_api.deps import ReadPrincipal, SessionDep
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
 
 SourceFilter = Annotated[str | None, Query(max_length=200)]
-FromFilter = Annotated[datetime | None, Query(alias="from")]
-ToFilter = Annotated[datetime | None, Query(alias="to")]
+FromFilter = Annotated[DateTimeInput | None, Query(alias="from")]
+ToFilter = Annotated[DateTimeInput | None, Query(alias="to")]
 
 
 @router.get("/sentiment", response_model=SentimentInsights)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from sie.core.schemas import SearchHitPublic, SearchResponse
+from sie.core.schemas import DateTimeInput, SearchHitPublic, SearchResponse
 from sie.core.search import SearchHit, SearchQuery, get_search_backend
+from sie.core.search.base import MAX_RESULT_WINDOW
 from sie_api.deps import ReadPrincipal
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
+MAX_PAGE = 100
 
 
 @router.get("", response_model=SearchResponse)
@@ -24,12 +25,14 @@ async def search_documents(
     sentiment: Literal["positive", "neutral", "negative"] | None = None,
     # An ISO 639 code as documents carry it (`en`, `fr`, `nb`...).
     language: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}$")] = None,
-    date_from: Annotated[datetime | None, Query(alias="from")] = None,
-    date_to: Annotated[datetime | None, Query(alias="to")] = None,
-    published_from: datetime | None = None,
-    published_to: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    date_from: Annotated[DateTimeInput | None, Query(alias="from")] = None,
+    date_to: Annotated[DateTimeInput | None, Query(alias="to")] = None,
+    published_from: DateTimeInput | None = None,
+    published_to: DateTimeInput | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    # Bounded so that no page reaches past the result window, whatever its limit: a rule on one
+    # parameter, which the OpenAPI document can state (one on `offset + limit` it cannot).
+    offset: Annotated[int, Query(ge=0, le=MAX_RESULT_WINDOW - MAX_PAGE)] = 0,
 ) -> SearchResponse:
     query = SearchQuery(
         tenant=principal.tenant,
@@ -47,7 +50,11 @@ async def search_documents(
     )
     results = await run_in_threadpool(get_search_backend().search, query)
     return SearchResponse(
-        hits=[_hit_public(hit) for hit in results.hits], total=results.total, limit=limit, offset=offset
+        hits=[_hit_public(hit) for hit in results.hits],
+        total=results.total,
+        total_relation=results.total_relation,
+        limit=limit,
+        offset=offset,
     )
 
 

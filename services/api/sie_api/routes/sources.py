@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from sie.core.engine.scheduler import poll_source
-from sie.core.errors import Conflict, NotFound
+from sie.core.errors import Conflict, NotFound, SourceConfigError
 from sie.core.models import Source
 from sie.core.schemas import (
     SOURCE_NAME_PATTERN,
@@ -39,7 +39,7 @@ from sie.core.sources.repository import (
     upsert_source,
 )
 from sie_api.deps import AdminPrincipal, SessionDep, tenant_for
-from sie_api.responses import CONFLICT, NOT_FOUND, TOO_LARGE
+from sie_api.responses import CONFLICT, NOT_FOUND, SOURCE_LINKS, TOO_LARGE, links
 
 
 class NoEchoRoute(APIRoute):
@@ -87,7 +87,9 @@ def _tenant_source(
     return source
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=SourcePublic)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=SourcePublic, responses=links(201, **SOURCE_LINKS)
+)
 def create(body: SourceCreate, principal: AdminPrincipal, session: SessionDep) -> SourcePublic:
     tenant = tenant_for(principal, body.tenant)
     source = create_source(session=session, tenant=tenant, name=body.name, source_in=body)
@@ -95,7 +97,14 @@ def create(body: SourceCreate, principal: AdminPrincipal, session: SessionDep) -
     return source_public(source)
 
 
-@router.put("/{name}", response_model=SourcePublic)
+@router.put(
+    "/{name}",
+    response_model=SourcePublic,
+    responses={
+        **links(200, **SOURCE_LINKS),
+        201: {"model": SourcePublic, "description": "Created", "links": SOURCE_LINKS},
+    },
+)
 def upsert(
     name: SourceNameParam,
     body: SourceUpsert,
@@ -115,7 +124,8 @@ def list_all(
     principal: AdminPrincipal,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded: an offset past PostgreSQL's bigint was a database error, not a 422.
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     tenant: TenantQuery = None,
 ) -> SourcesPublic:
     sources, total = list_sources(
@@ -140,7 +150,11 @@ def patch(
     tenant: TenantQuery = None,
 ) -> SourcePublic:
     source = _tenant_source(session, principal, tenant, name, for_update=True)
-    update_source(session=session, source=source, changes=body)
+    try:
+        update_source(session=session, source=source, changes=body)
+    except SourceConfigError as exc:
+        # A well-formed change that does not fit the fields the source keeps (a feed given `urls`).
+        raise Conflict(f"{exc.detail} (with the source's other fields)") from None
     session.commit()
     return source_public(source)
 
@@ -154,7 +168,11 @@ def delete(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{name}/sync", response_model=SourcePublic)
+@router.post(
+    "/{name}/sync",
+    response_model=SourcePublic,
+    responses={202: {"model": SourcePublic, "description": "Due now: a scheduler polls it within a tick"}},
+)
 def sync(
     name: SourceNameParam,
     principal: AdminPrincipal,

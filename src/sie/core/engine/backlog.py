@@ -6,26 +6,32 @@ has taken leaves those lists and sits in the `unacked` hash until it is acknowle
 late, so that hash holds every message that is prefetched, running, or held for a retry countdown.
 `LLEN ingestion` alone therefore undercounts; this module adds up all of it.
 
-The unit is the Celery message: a message carries one job when documents arrive one by one and up
-to `sie.core.engine.queue.MESSAGE_BATCH_SIZE` jobs when they arrive in a batch.
+Those counts are Celery messages (`sie_queue_messages`, and what the operator scales on): a message
+carries one job when documents arrive one by one and up to WORKER_BATCH_SIZE (16) when they arrive
+in a batch. The handbook's "queue length > 1000" means jobs: `sie_queue_length` counts the queue's
+unfinished jobs in PostgreSQL (pending: waiting in Redis, not yet sent, or held for a retry; or running).
 
 `python -m sie.core.engine.backlog` prints the same numbers for people on call.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import redis
 from kombu.transport.redis import PRIORITY_STEPS, Channel
+from sqlalchemy import func, select
 
 from sie.core import metrics
 from sie.core.config import settings
+from sie.core.db import session_scope
 from sie.core.errors import ServiceUnavailable
+from sie.core.models import Job, JobStatus
 from sie.core.queues import ALL_QUEUES, DEAD_LETTER_LIST
 from sie.core.redis import redis_client
 
@@ -72,17 +78,74 @@ def queue_backlog(client: redis.Redis, queues: Iterable[str] = ALL_QUEUES) -> di
 
 
 def _reserved_by_queue(client: redis.Redis, queues: set[str]) -> Counter[str]:
-    # Each entry is kombu's JSON `[message, exchange, routing_key]`; our queues are declared with
-    # routing key = queue name, so the routing key names the queue the message came from.
-    counts: Counter[str] = Counter()
+    return Counter(routing_key for _, routing_key in _unacked_messages(client, queues))
+
+
+def _unacked_messages(client: redis.Redis, queues: set[str]) -> Iterator[tuple[object, str]]:
+    """(message, queue) of each message taken from `queues` and not yet acknowledged.
+
+    Each entry is kombu's JSON `[message, exchange, routing_key]`; our queues are declared with
+    routing key = queue name, so the routing key names the queue the message came from.
+    """
     for _, raw in client.hscan_iter(UNACKED_HASH, count=_SCAN_BATCH):
-        try:
-            _message, _exchange, routing_key = json.loads(raw)
-        except (ValueError, TypeError):
-            continue  # not kombu's format: not ours to count
-        if routing_key in queues:
-            counts[routing_key] += 1
-    return counts
+        entry = _json(raw)
+        if isinstance(entry, list) and len(entry) == 3 and entry[2] in queues:
+            yield entry[0], entry[2]  # anything else is not kombu's format: not ours
+
+
+def queued_job_ids(client: redis.Redis, queues: Iterable[str]) -> set[str]:
+    """Ids of the jobs whose message is in Redis for `queues`: waiting in a list, or taken and unacknowledged.
+
+    Lists are read from the head a page at a time: producers push there, which only moves what is
+    left to read further down (read twice, never skipped); workers pop at the tail into `unacked`,
+    which is read last.
+    """
+    names = set(queues)
+    found: set[str] = set()
+    try:
+        for key in (key for name in names for key in priority_lists(name)):
+            start = 0
+            while page := client.lrange(key, start, start + _SCAN_BATCH - 1):
+                found.update(job_id for raw in page for job_id in _message_job_ids(_json(raw)))
+                start += len(page)
+        for message, _ in _unacked_messages(client, names):
+            found.update(_message_job_ids(message))
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("redis", type(exc).__name__) from exc
+    return found
+
+
+def _json(raw: bytes | str) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _message_job_ids(envelope: object) -> list[str]:
+    """The job ids a kombu message carries: its task's one argument (see `queue.celery_message`)."""
+    try:
+        body = envelope["body"]  # type: ignore[index]
+        if envelope["properties"].get("body_encoding") == "base64":  # type: ignore[index]
+            body = base64.b64decode(body)
+        args, _kwargs, _embed = json.loads(body)
+        return [str(job_id) for job_id in args[0]]
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return []  # not a message of ours
+
+
+def jobs_by_queue(queues: Iterable[str] = ALL_QUEUES) -> dict[str, int]:
+    """Unfinished jobs per queue, from PostgreSQL: pending (in Redis, in the outbox, or held for a
+    retry) or running. The backlog in jobs, whatever number of messages carries them."""
+    names = list(queues)
+    with session_scope() as session:
+        rows = session.execute(
+            select(Job.queue, func.count())
+            .where(Job.status.in_([JobStatus.pending, JobStatus.running]), Job.queue.in_(names))
+            .group_by(Job.queue)
+        ).all()
+    counts = {queue: int(count) for queue, count in rows}
+    return {name: counts.get(name, 0) for name in names}
 
 
 def dead_letter_length(client: redis.Redis) -> int:
@@ -94,21 +157,25 @@ def dead_letter_length(client: redis.Redis) -> int:
 
 
 def sample_backlog_metrics() -> None:
-    """Set `sie_queue_length{queue}` and `sie_dlq_length` from Redis (the API's relay thread calls this)."""
+    """Set `sie_queue_length{queue}` (jobs), `sie_queue_messages{queue}` and `sie_dlq_length`
+    (the API's relay thread calls this)."""
     if settings.local_mode:
         return  # no Redis: jobs run in-process and have no queue to measure
     client = redis_client()
     backlogs = queue_backlog(client, ALL_QUEUES)
     dead_letters = dead_letter_length(client)
     for queue, backlog in backlogs.items():
-        metrics.QUEUE_LENGTH.labels(queue=queue).set(backlog.total)
+        metrics.QUEUE_MESSAGES.labels(queue=queue).set(backlog.total)
     metrics.DLQ_LENGTH.set(dead_letters)
+    for queue, jobs in jobs_by_queue(ALL_QUEUES).items():
+        metrics.QUEUE_LENGTH.labels(queue=queue).set(jobs)
 
 
-def format_backlog(backlogs: dict[str, QueueBacklog], dead_letters: int) -> str:
-    rows = [f"{'queue':<16}{'waiting':>9}{'reserved':>10}{'total':>8}"]
+def format_backlog(backlogs: dict[str, QueueBacklog], jobs: dict[str, int], dead_letters: int) -> str:
+    """Messages (waiting, reserved, total) and unfinished jobs per queue, then the dead letters."""
+    rows = [f"{'queue':<16}{'waiting':>9}{'reserved':>10}{'total':>8}{'jobs':>8}"]
     rows += [
-        f"{queue:<16}{backlog.waiting:>9}{backlog.reserved:>10}{backlog.total:>8}"
+        f"{queue:<16}{backlog.waiting:>9}{backlog.reserved:>10}{backlog.total:>8}{jobs[queue]:>8}"
         for queue, backlog in backlogs.items()
     ]
     rows.append(f"{DEAD_LETTER_LIST:<16}{'':>9}{'':>10}{dead_letters:>8}")
@@ -118,7 +185,9 @@ def format_backlog(backlogs: dict[str, QueueBacklog], dead_letters: int) -> str:
 def main() -> int:
     try:
         client = redis_client()
-        report = format_backlog(queue_backlog(client, ALL_QUEUES), dead_letter_length(client))
+        report = format_backlog(
+            queue_backlog(client, ALL_QUEUES), jobs_by_queue(ALL_QUEUES), dead_letter_length(client)
+        )
     except ServiceUnavailable as exc:
         print(f"sie: {exc}", file=sys.stderr)
         return 1

@@ -2,7 +2,8 @@
 
 The runbook reads the Redis list (`redis-cli LLEN dead_letter`, `LRANGE dead_letter 0 10`); the
 table is the truth, so a Redis restart loses no dead letter: `sync_dead_letter_list` rebuilds the
-list from it. Replays go through `replay_dead_letters`, the one owner of the DLQ.
+list from it. Replays go through `replay_dead_letters` and discards through `discard_dead_letters`,
+the owners of the DLQ.
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
 
 
 def unpublish_dead_letters(letters: Sequence[DeadLetter]) -> None:
-    """Take replayed letters out of the Redis list, one `LREM` each (no rewrite of the whole list);
-    a failure is repaired by the relay's next sync."""
+    """Take replayed or discarded letters out of the Redis list, one `LREM` each (no rewrite of the
+    whole list); a failure is repaired by the relay's next sync."""
     if not letters or redis_client_or_none() is None:
         return
     try:
@@ -134,6 +135,22 @@ def replay_dead_letters(
             log.warning("replay_enqueue_deferred", jobs=len(job_ids))
     if letters:
         log.info("dead_letters_replayed", count=len(letters), replayed_by=replayed_by)
+        unpublish_dead_letters(letters)
+    return letters
+
+
+def discard_dead_letters(
+    selector: ReplaySelector, *, discarded_by: str, limit: int | None = None
+) -> list[DeadLetter]:
+    """Give up on matching dead letters, once each: their jobs stay dead; record who discarded them."""
+    with session_scope() as session:
+        letters = select_dead_letters(session=session, selector=selector, limit=limit)
+        now = utcnow()
+        for letter in letters:
+            letter.discarded_at = now
+            letter.discarded_by = discarded_by
+    if letters:
+        log.info("dead_letters_discarded", count=len(letters), discarded_by=discarded_by)
         unpublish_dead_letters(letters)
     return letters
 

@@ -1,27 +1,37 @@
 """Accepting documents: the one path by which the API, the CLI and sources create work.
 
-Document and job rows are written in one transaction; jobs are enqueued only after the commit,
-through the outbox (`sie.core.engine.outbox`), so an accepted document is never lost.
+Document and job rows are committed together; jobs are enqueued only after the commit, through the
+outbox (`sie.core.engine.outbox`), so an accepted document is never lost. Content the tenant already
+stores is answered with the existing document and its first job (`duplicate`), enforced by the
+unique index on `(tenant, content_hash)`.
+
+On PostgreSQL the rows go in with one statement (`sie.core.repository.intake`); a request with no
+Idempotency-Key and no file is that one statement in autocommit: one round trip, committed before
+the answer. Local mode's SQLite stores them through the ORM.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sie.core.db import session_scope
+from sie.core.db import autocommit_connection, is_postgres, request_session, session_scope
 from sie.core.engine.outbox import Submission, enqueue_new
-from sie.core.models import Document, DocumentBlob, DocumentStatus, Job, JobKind, JobStatus
+from sie.core.errors import ServiceUnavailable
+from sie.core.models import Document, DocumentBlob, Job, JobKind, JobStatus
 from sie.core.pipeline.fingerprint import content_hash
 from sie.core.queues import JobQueue, queue_for
+from sie.core.repository.idempotency import create_once
+from sie.core.repository.intake import first_jobs, insert_new
 
 OcrStrategy = Literal["auto", "ocr_only", "no_ocr"]
+Respond = Callable[[list[Submission]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -42,112 +52,221 @@ class NewDocument:
     fetch_headers: dict[str, str] | None = None
     kind: str = JobKind.ingest
 
+    @property
+    def content_hash(self) -> str | None:
+        return content_hash(self.text) if self.text is not None else None
 
-def _existing_submissions(session: Session, tenant: str, hashes: set[str]) -> dict[str, Submission]:
-    """The first job of each of the tenant's documents whose content has one of these hashes."""
-    if not hashes:
-        return {}
-    rows = session.execute(
-        select(Document.content_hash, Document.id, Job.id, Job.status, Job.queue)
-        .join(Job, Job.document_id == Document.id)
-        .where(Document.tenant == tenant, Document.content_hash.in_(hashes))
-        .order_by(Job.created_at.desc())
-    ).all()
-    # Ordered newest first, so the oldest job of each document is the one that stays in the dict.
-    return {
-        text_hash: Submission(
-            job_id=job_id, document_id=document_id, status=status, queue=queue, duplicate=True
-        )
-        for text_hash, document_id, job_id, status, queue in rows
-    }
+    def job_options(self) -> dict[str, Any]:
+        options = (("ocr_strategy", self.ocr_strategy), ("fetch_headers", self.fetch_headers))
+        return {key: value for key, value in options if value}
 
 
-def _new_rows(tenant: str, new: NewDocument, text_hash: str | None) -> tuple[list[object], Submission]:
-    document = Document(
-        id=uuid.uuid4(),
-        tenant=tenant,
-        source=new.source,
-        external_id=new.external_id,
-        title=new.title,
-        url=new.url,
-        text=new.text,
-        content_hash=text_hash,
-        content_type="text/plain" if new.text is not None else new.content_type,
-        meta=new.metadata,
-        status=DocumentStatus.pending,
-    )
+@dataclass(frozen=True)
+class Idempotency:
+    """An `Idempotency-Key` and the fingerprint of the request that came with it."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One new document's rows, with the answer it gets if they are inserted."""
+
+    new: NewDocument
+    text_hash: str | None
+    submission: Submission
+
+    def document_row(self) -> dict[str, Any]:
+        new = self.new
+        return {
+            "id": self.submission.document_id,
+            "source": new.source,
+            "external_id": new.external_id,
+            "title": new.title,
+            "url": new.url,
+            "text": new.text,
+            "content_hash": self.text_hash,
+            "content_type": "text/plain" if new.text is not None else new.content_type,
+            "metadata": new.metadata,
+        }
+
+    def job_row(self) -> dict[str, Any]:
+        new, submission = self.new, self.submission
+        return {
+            "id": submission.job_id,
+            "kind": new.kind,
+            "priority": new.priority,
+            "queue": submission.queue,
+            "options": new.job_options(),
+        }
+
+
+def _plan(new: NewDocument) -> _Planned:
     queue = queue_for(priority=new.priority, kind=new.kind)
-    job = Job(
-        id=uuid.uuid4(),
-        tenant=tenant,
-        document_id=document.id,
-        kind=new.kind,
-        priority=new.priority,
-        queue=queue,
-        status=JobStatus.pending,
-        options={
-            key: value
-            for key, value in (("ocr_strategy", new.ocr_strategy), ("fetch_headers", new.fetch_headers))
-            if value
-        },
+    submission = Submission(
+        job_id=uuid.uuid4(), document_id=uuid.uuid4(), status=JobStatus.pending, queue=queue
     )
-    rows: list[object] = [document, job]
-    if new.data is not None:
-        rows.insert(
-            1,
-            DocumentBlob(
-                document_id=document.id, filename=new.filename, content_type=new.content_type, data=new.data
-            ),
+    return _Planned(new, new.content_hash, submission)
+
+
+def insert_documents(
+    connection: Connection, *, tenant: str, documents: Sequence[NewDocument]
+) -> list[Submission]:
+    """Write the document and job rows on a PostgreSQL connection: autocommit, or the caller's
+    transaction (which a document with file bytes needs: its blob is a second statement)."""
+    planned = [_plan(new) for new in documents]
+    answers: dict[str, Submission] = {}
+    fresh: list[_Planned] = []
+    for plan in planned:
+        # The same content twice in one request: the second is answered with the first.
+        if plan.text_hash is None or plan.text_hash not in answers:
+            fresh.append(plan)
+            if plan.text_hash is not None:
+                answers[plan.text_hash] = plan.submission
+    inserted = insert_new(
+        connection=connection,
+        tenant=tenant,
+        documents=[plan.document_row() for plan in fresh],
+        jobs=[plan.job_row() for plan in fresh],
+    )
+    _store_blobs(
+        connection, [p for p in fresh if p.new.data is not None and p.submission.document_id in inserted]
+    )
+    stored = {
+        plan.text_hash for plan in fresh if plan.text_hash and plan.submission.document_id not in inserted
+    }
+    answers |= _known(connection, tenant, stored)
+    if missing := stored - answers.keys():
+        # Stored by a request that committed after this statement began, then gone (deleted): rare.
+        raise ServiceUnavailable("database", f"{len(missing)} documents changed while being accepted")
+    return [_answer(plan, answers, inserted) for plan in planned]
+
+
+def _answer(plan: _Planned, answers: dict[str, Submission], inserted: set[uuid.UUID]) -> Submission:
+    if plan.submission.document_id in inserted:
+        return plan.submission
+    assert plan.text_hash is not None  # only content with a hash is ever skipped
+    answer = answers[plan.text_hash]
+    return answer if answer.duplicate else replace(answer, duplicate=True)
+
+
+def _store_blobs(connection: Connection, planned: Sequence[_Planned]) -> None:
+    if planned:
+        connection.execute(
+            insert(DocumentBlob),
+            [
+                {
+                    "document_id": plan.submission.document_id,
+                    "filename": plan.new.filename,
+                    "content_type": plan.new.content_type,
+                    "data": plan.new.data,
+                }
+                for plan in planned
+            ],
         )
-    return rows, Submission(job_id=job.id, document_id=document.id, status=job.status, queue=queue)
 
 
 def add_documents(session: Session, *, tenant: str, documents: Sequence[NewDocument]) -> list[Submission]:
-    """Write document and job rows in the caller's transaction. Call `enqueue_new` after commit.
+    """Write document and job rows in the caller's transaction. Call `enqueue_new` after commit."""
+    if is_postgres():
+        return insert_documents(session.connection(), tenant=tenant, documents=documents)
+    return _add_with_orm(session, tenant, documents)
 
-    Content already stored for the tenant (same text hash) is answered with the existing document.
-    All rows go in one flush; if a concurrent request stored the same content meanwhile, the unique
-    index refuses the flush and each document is retried in its own savepoint.
-    """
-    hashes = [content_hash(new.text) if new.text is not None else None for new in documents]
-    known = _existing_submissions(session, tenant, {text_hash for text_hash in hashes if text_hash})
+
+def _orm_rows(tenant: str, plan: _Planned) -> list[object]:
+    document = plan.document_row()
+    document["meta"] = document.pop("metadata")  # the model's attribute for the column
+    rows: list[object] = [
+        Document(tenant=tenant, **document),
+        Job(tenant=tenant, document_id=plan.submission.document_id, **plan.job_row()),
+    ]
+    if plan.new.data is not None:
+        rows.append(
+            DocumentBlob(
+                document_id=plan.submission.document_id,
+                filename=plan.new.filename,
+                content_type=plan.new.content_type,
+                data=plan.new.data,
+            )
+        )
+    return rows
+
+
+def _known(db: Session | Connection, tenant: str, hashes: set[str]) -> dict[str, Submission]:
+    """The answers for content the tenant already stores: its document's first job, a duplicate."""
+    return {
+        text_hash: Submission(first.job_id, first.document_id, first.status, first.queue, duplicate=True)
+        for text_hash, first in first_jobs(db=db, tenant=tenant, hashes=hashes).items()
+    }
+
+
+def _add_with_orm(session: Session, tenant: str, documents: Sequence[NewDocument]) -> list[Submission]:
+    """Local mode (SQLite): all rows in one flush; if a concurrent request stored the same content
+    meanwhile, the unique index refuses the flush and each document is retried in its own savepoint."""
+    planned = [_plan(new) for new in documents]
+    known = _known(session, tenant, {plan.text_hash for plan in planned if plan.text_hash})
     submissions: list[Submission] = []
     rows: list[object] = []
-    for new, text_hash in zip(documents, hashes, strict=True):
-        if text_hash is not None and text_hash in known:
-            submissions.append(known[text_hash])
+    for plan in planned:
+        if plan.text_hash is not None and plan.text_hash in known:
+            submissions.append(known[plan.text_hash])
             continue
-        new_rows, submission = _new_rows(tenant, new, text_hash)
-        rows.extend(new_rows)
-        submissions.append(submission)
-        if text_hash is not None:
-            known[text_hash] = replace(submission, duplicate=True)
+        rows.extend(_orm_rows(tenant, plan))
+        submissions.append(plan.submission)
+        if plan.text_hash is not None:
+            known[plan.text_hash] = replace(plan.submission, duplicate=True)
     try:
         with session.begin_nested():
             session.add_all(rows)
     except IntegrityError:
-        return [
-            _add_one(session, tenant, new, text_hash)
-            for new, text_hash in zip(documents, hashes, strict=True)
-        ]
+        return [_add_one(session, tenant, plan) for plan in planned]
     return submissions
 
 
-def _add_one(session: Session, tenant: str, new: NewDocument, text_hash: str | None) -> Submission:
+def _add_one(session: Session, tenant: str, plan: _Planned) -> Submission:
     """One document in its own savepoint: a concurrent insert of the same content loses cleanly."""
-    existing = _existing_submissions(session, tenant, {text_hash} if text_hash else set())
-    if text_hash is not None and text_hash in existing:
-        return existing[text_hash]
-    rows, submission = _new_rows(tenant, new, text_hash)
+    hashes = {plan.text_hash} if plan.text_hash else set()
+    if plan.text_hash is not None and plan.text_hash in (existing := _known(session, tenant, hashes)):
+        return existing[plan.text_hash]
     try:
         with session.begin_nested():
-            session.add_all(rows)
+            session.add_all(_orm_rows(tenant, plan))
     except IntegrityError:
-        existing = _existing_submissions(session, tenant, {text_hash} if text_hash else set())
-        if text_hash is not None and text_hash in existing:
-            return existing[text_hash]
+        existing = _known(session, tenant, hashes)
+        if plan.text_hash is not None and plan.text_hash in existing:
+            return existing[plan.text_hash]
         raise
-    return submission
+    return plan.submission
+
+
+def accept(
+    queue: JobQueue,
+    *,
+    tenant: str,
+    documents: Sequence[NewDocument],
+    respond: Respond,
+    idempotency: Idempotency | None = None,
+) -> dict[str, Any]:
+    """Store the documents (once per Idempotency-Key), enqueue what is new, and return the answer
+    (`respond` makes it from the submissions; a replayed key gets the first answer again)."""
+    if idempotency is None and is_postgres() and all(new.data is None for new in documents):
+        with autocommit_connection() as connection:
+            submissions = insert_documents(connection, tenant=tenant, documents=documents)
+        enqueue_new(queue, submissions, mark_later=True)
+        return respond(submissions)
+    with request_session() as session:
+
+        def create() -> tuple[list[Submission], dict[str, Any]]:
+            created = add_documents(session, tenant=tenant, documents=documents)
+            return created, respond(created)
+
+        key, fingerprint = (idempotency.key, idempotency.fingerprint) if idempotency else (None, "")
+        submissions, response = create_once(
+            session=session, tenant=tenant, key=key, fingerprint=fingerprint, create=create
+        )
+    enqueue_new(queue, submissions, mark_later=True)
+    return response
 
 
 def ingest(queue: JobQueue, *, tenant: str, documents: Sequence[NewDocument]) -> list[Submission]:

@@ -7,23 +7,24 @@ Which one a process uses is chosen where the process is assembled (`sie.core.eng
 
 from __future__ import annotations
 
+import base64
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
+from typing import TypeVar
 
 import redis
 from celery import Celery
 from kombu import Queue
-from kombu.exceptions import OperationalError
+from kombu.utils.json import dumps
 
 from sie.core.config import settings
 from sie.core.engine.broker import TRANSPORT_NAME
 from sie.core.errors import ServiceUnavailable
 from sie.core.queues import (
     ALL_QUEUES,
-    MESSAGE_BATCH_SIZE,
     QUEUE_NORMAL,
     QUEUE_OCR,
     TASK_OCR_JOBS,
@@ -32,10 +33,15 @@ from sie.core.queues import (
 from sie.core.redis import redis_client
 
 WORKER_PROCESS_START_TIMEOUT_SECONDS = 120.0
+JobId = TypeVar("JobId", str, uuid.UUID)
 
 
-def make_celery_app(main: str = "sie") -> Celery:
-    """The Celery app with the handbook's settings (§5.2); workers and producers share it."""
+def make_celery_app(main: str = "sie", queues: Sequence[str] = ALL_QUEUES) -> Celery:
+    """The Celery app with the handbook's settings (§5.2); workers and producers share it.
+
+    `queues`, highest priority first, are what a worker of this app consumes when started without
+    `-Q`, as the handbook starts it: a worker app lists only the queues whose task it runs.
+    """
     app = Celery(main, broker=settings.redis_url, backend=None)
     app.conf.update(
         # kombu's Redis transport, fixed so a worker survives a Redis outage (see sie.core.engine.broker).
@@ -48,8 +54,8 @@ def make_celery_app(main: str = "sie") -> Celery:
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        task_default_queue=QUEUE_NORMAL,
-        task_queues=[Queue(name) for name in ALL_QUEUES],
+        task_default_queue=QUEUE_NORMAL if QUEUE_NORMAL in queues else queues[0],
+        task_queues=[Queue(name) for name in queues],
         task_routes={TASK_OCR_JOBS: {"queue": QUEUE_OCR}},
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
@@ -86,22 +92,57 @@ def _build_producer() -> Celery:
     return make_celery_app("sie-producer")
 
 
+def message_batches(ids: Sequence[JobId]) -> Iterator[list[JobId]]:
+    """`ids` cut into messages of WORKER_BATCH_SIZE jobs: each is one task, one NLP batch, one time limit."""
+    size = settings.worker_batch_size
+    return (list(ids[start : start + size]) for start in range(0, len(ids), size))
+
+
+def celery_message(queue: str, job_ids: list[str], *, countdown: float = 0) -> bytes:
+    """The message `send_task` would push for `job_ids` onto `queue`'s Redis list.
+
+    Celery builds the task message itself (`as_task_v2`: protocol 2 headers, body, properties); the
+    envelope around it is kombu's for its Redis transport (`Channel.prepare_message` and
+    `_inplace_augment_message`): the JSON body base64-encoded, persistent, default priority, sent
+    to the default exchange with the queue as the routing key.
+    """
+    task_id = str(uuid.uuid4())
+    headers, properties, body, _ = celery_producer().amqp.as_task_v2(
+        task_id, task_for_queue(queue), args=[job_ids], kwargs={}, countdown=countdown or None
+    )
+    envelope = {
+        "body": base64.b64encode(dumps(body).encode()).decode(),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": headers,
+        "properties": {
+            **properties,
+            "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": queue},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": str(uuid.uuid4()),
+        },
+    }
+    return dumps(envelope).encode()
+
+
 class CeleryQueue:
+    """Jobs as Celery tasks on Redis, pushed straight onto the queue's list with the process's Redis
+    client: the message `send_task` sends, for a third of its CPU (the API publishes on every
+    request; `send_task` took a producer from its pool, declared the queue and routed each time)."""
+
     name = "celery"
 
     def enqueue(self, queue: str, job_ids: Sequence[uuid.UUID], *, countdown: float = 0) -> None:
-        app = celery_producer()
         ids = [str(job_id) for job_id in job_ids]
+        messages = [celery_message(queue, batch, countdown=countdown) for batch in message_batches(ids)]
+        if not messages:
+            return
         try:
-            for start in range(0, len(ids), MESSAGE_BATCH_SIZE):
-                app.send_task(
-                    task_for_queue(queue),
-                    args=[ids[start : start + MESSAGE_BATCH_SIZE]],
-                    queue=queue,
-                    countdown=countdown or None,
-                    retry=False,
-                )
-        except (OperationalError, redis.RedisError, OSError) as exc:
+            # Workers pop from the other end (BRPOP): one LPUSH keeps the messages in order.
+            redis_client().lpush(queue, *messages)
+        except redis.RedisError as exc:
             raise ServiceUnavailable("redis", type(exc).__name__) from exc
 
     def check(self) -> None:
@@ -125,9 +166,7 @@ class InProcessQueue:
         self._idle = threading.Condition(self._lock)
 
     def enqueue(self, queue: str, job_ids: Sequence[uuid.UUID], *, countdown: float = 0) -> None:
-        ids = list(job_ids)
-        for start in range(0, len(ids), MESSAGE_BATCH_SIZE):
-            chunk = ids[start : start + MESSAGE_BATCH_SIZE]
+        for chunk in message_batches(list(job_ids)):
             if countdown > 0:
                 self._schedule_later(queue, chunk, countdown)
             else:

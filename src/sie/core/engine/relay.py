@@ -7,9 +7,12 @@
   it is sent again.
 - Redis on these machines keeps nothing on disk: a restart empties every queue. The relay keeps
   an epoch key in Redis; when it has vanished, every unfinished job is sent again.
+- A job `pending` for RELAY_PENDING_RESEND_SECONDS since it was sent, whose message is no longer
+  in Redis (a worker discarded it, or it was lost with a broker node), is sent again. Finding that
+  out reads every message of its queue, so the relays, between them, do it twice per that period.
 - Documents stored while search was down are indexed once it answers again.
 - The `dead_letter` list is rebuilt from the durable records when they differ.
-- `sie_queue_length` / `sie_dlq_length` are sampled from Redis (`sie.core.engine.backlog`).
+- `sie_queue_length` (jobs), `sie_queue_messages`, `sie_dlq_length` are sampled (`sie.core.engine.backlog`).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from collections import defaultdict
 from datetime import timedelta
 
 import redis
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from sie.core import metrics
 from sie.core.config import settings
 from sie.core.db import session_scope
-from sie.core.engine.backlog import sample_backlog_metrics
+from sie.core.engine.backlog import queued_job_ids, sample_backlog_metrics
 from sie.core.engine.deadletter import sync_dead_letter_list
 from sie.core.engine.indexing import index_and_mark, search_document
 from sie.core.errors import ServiceUnavailable
@@ -39,6 +43,8 @@ BATCH = 500
 RELAY_PAGE = BATCH * 20
 # No attempt outlives the hard time limit (plus warm-shutdown margin): past it, the worker is gone.
 STALE_MARGIN_SECONDS = 60
+# Held by the relay that sweeps for lost messages, for half RELAY_PENDING_RESEND_SECONDS.
+LOST_MESSAGE_SWEEP_KEY = "sie:relay:lost-message-sweep"
 
 
 def _queue_was_reset() -> bool:
@@ -105,14 +111,56 @@ def _relay_page(queue: JobQueue, *, reset: bool, after: uuid.UUID | None) -> lis
                     and_(Job.status == JobStatus.running, Job.started_at < stale_cutoff),
                 )
             )
-        rows = session.execute(query.limit(RELAY_PAGE).with_for_update(skip_locked=True)).all()
-        by_queue: dict[str, list[uuid.UUID]] = defaultdict(list)
-        for job_id, queue_name in rows:
-            by_queue[queue_name].append(job_id)
-        for queue_name, job_ids in by_queue.items():
-            queue.enqueue(queue_name, job_ids)
-            session.execute(update(Job).where(Job.id.in_(job_ids)).values(enqueued_at=utcnow()))
+        return _send_locked(session, queue, query)
+
+
+def _send_locked(session: Session, queue: JobQueue, query: Select[tuple[uuid.UUID, str]]) -> list[uuid.UUID]:
+    """Lock a page of the (id, queue) rows `query` selects, send them, mark them sent; their ids."""
+    rows = session.execute(query.limit(RELAY_PAGE).with_for_update(skip_locked=True)).all()
+    by_queue: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for job_id, queue_name in rows:
+        by_queue[queue_name].append(job_id)
+    for queue_name, job_ids in by_queue.items():
+        queue.enqueue(queue_name, job_ids)
+        session.execute(update(Job).where(Job.id.in_(job_ids)).values(enqueued_at=utcnow()))
     return [job_id for job_id, _ in rows]
+
+
+def resend_lost_messages(queue: JobQueue) -> int:
+    """Send again the jobs long `pending` whose message is gone from Redis. Returns the count.
+
+    Nothing else would run them: the outbox sweep takes only jobs never sent, the reset sweep only
+    a Redis that lost everything. A job whose message waits in a list, or is held by a worker
+    (prefetched, or counting down to a retry), is left alone, however long it has waited.
+    """
+    if settings.local_mode or not _lost_message_sweep_due():
+        return 0
+    sent_before = utcnow() - timedelta(seconds=settings.relay_pending_resend_seconds)
+    waiting = select(Job.id, Job.queue).where(Job.status == JobStatus.pending, Job.enqueued_at < sent_before)
+    with session_scope() as session:
+        candidates = session.execute(waiting.limit(RELAY_PAGE)).all()
+    if not candidates:
+        return 0
+    in_redis = queued_job_ids(redis_client(), {queue_name for _, queue_name in candidates})
+    lost = [job_id for job_id, _ in candidates if str(job_id) not in in_redis]
+    if not lost:
+        return 0
+    with session_scope() as session:
+        # Still pending and unsent since: a job claimed or re-sent meanwhile is not sent twice.
+        sent = _send_locked(session, queue, waiting.where(Job.id.in_(lost)))
+    if sent:
+        metrics.OUTBOX_RELAYED.inc(len(sent))
+        log.warning("lost_messages_resent", jobs=len(sent), pending_s=settings.relay_pending_resend_seconds)
+    return len(sent)
+
+
+def _lost_message_sweep_due() -> bool:
+    """True for one relay in each half RELAY_PENDING_RESEND_SECONDS (a Redis key shared by all relays)."""
+    period = max(1, int(settings.relay_pending_resend_seconds / 2))
+    try:
+        return bool(redis_client().set(LOST_MESSAGE_SWEEP_KEY, "1", nx=True, ex=period))
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("redis", type(exc).__name__) from exc
 
 
 def reindex_once() -> int:
@@ -143,7 +191,13 @@ def mark_all_for_reindex() -> int:
 
 def relay_cycle(queue: JobQueue) -> None:
     # The backlog gauges are sampled here, in the API, so they keep reporting when no worker is up.
-    for step in (lambda: relay_once(queue), reindex_once, sync_dead_letter_list, sample_backlog_metrics):
+    for step in (
+        lambda: relay_once(queue),
+        lambda: resend_lost_messages(queue),
+        reindex_once,
+        sync_dead_letter_list,
+        sample_backlog_metrics,
+    ):
         try:
             step()
         except ServiceUnavailable as exc:

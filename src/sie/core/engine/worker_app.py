@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from celery.signals import (
+    celeryd_after_setup,
     setup_logging,
     worker_init,
     worker_process_init,
@@ -30,8 +32,15 @@ from sie.core.engine.runtime import get_job_queue
 from sie.core.errors import TransientError
 from sie.core.logging import configure_logging, get_logger
 from sie.core.observability import init_sentry
+from sie.core.queues import INGEST_QUEUES, QUEUE_OCR
 
 log = get_logger(__name__)
+
+# Which worker runs each queue's task: named when a worker is started on a queue that is not its own.
+_WORKER_OF = {
+    QUEUE_OCR: "celery -A sie_ocr_worker.celery_app worker",
+    **dict.fromkeys(INGEST_QUEUES, "celery -A sie_worker.celery_app worker"),
+}
 
 
 def build_worker_app(
@@ -39,20 +48,24 @@ def build_worker_app(
     name: str,
     component: str,
     task_name: str,
+    queues: Sequence[str],
     load_models: Callable[[], object],
     reader: TextReader = read_text,
     ready_details: Callable[[], dict[str, Any]] = dict,
 ) -> Any:
     """A Celery app with SIE's settings, JSON logs, metrics, Sentry and one `run_jobs` task.
 
+    `queues` (highest priority first) hold that task's messages: the worker consumes them when
+    started without `-Q`, and refuses to start on any other queue (see `refuse_foreign_queues`).
     `load_models` runs in each pool process at start-up (never per task, and never in the parent:
     CUDA does not survive a fork); `SIE_PRELOAD_MODELS=0` defers it to the first task.
     """
-    app = make_celery_app(name)
+    app = make_celery_app(name, queues)
     metrics.set_component(component)
     # The main process serves every pool process's metrics on METRICS_PORT (multiprocess mode).
     connect_worker_metrics_signals()
     _connect_process_signals(component, load_models, ready_details)
+    celeryd_after_setup.connect(partial(refuse_foreign_queues, app=app, own=tuple(queues)), weak=False)
 
     @app.task(
         name=task_name,
@@ -70,6 +83,26 @@ def build_worker_app(
         run_jobs([uuid.UUID(job_id) for job_id in job_ids], queue=get_job_queue(), reader=reader)
 
     return app
+
+
+def refuse_foreign_queues(sender: str, instance: Any, *, app: Any, own: tuple[str, ...], **_: Any) -> None:
+    """Stop a worker of `app` told to consume a queue whose task it lacks, before it takes a message.
+
+    Celery discards a message whose task is not registered ("unregistered task"): its jobs would
+    stay `pending` with no message left to run them.
+    """
+    if instance.app is not app:
+        return
+    foreign = [queue for queue in instance.app.amqp.queues.consume_from if queue not in own]
+    if foreign:
+        log.error(
+            "worker_queue_refused",
+            node=sender,
+            queues=foreign,
+            runs=list(own),
+            start_instead={queue: _WORKER_OF.get(queue, "no SIE worker") for queue in foreign},
+        )
+        raise SystemExit(2)
 
 
 def _connect_process_signals(

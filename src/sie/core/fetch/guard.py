@@ -2,7 +2,8 @@
 
 A host is resolved once and *every* address it resolves to must be public (or inside an explicitly
 allowed network); the connection then goes to a vetted address, so a DNS answer that changes
-between the check and the connect (DNS rebinding) cannot redirect us.
+between the check and the connect (DNS rebinding) cannot redirect us. What is not public is the
+table in `special`; the names of cloud metadata services are refused before they are resolved.
 """
 
 from __future__ import annotations
@@ -16,21 +17,21 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from sie.core.errors import FetchFailed, FetchRefused, FetchTransientError
+from sie.core.fetch.special import (
+    IPAddress,
+    IPNetwork,
+    is_cloud_metadata,
+    is_cloud_metadata_host,
+    refusal_reason,
+)
 from sie.core.logging import get_logger
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Takes a host name, returns the IP addresses (as text) it resolves to.
 Resolver = Callable[[str], Iterable[str]]
 
 # Hosts that inet_aton would read as an IPv4 address: decimal `2130706433`, octal `0177.0.0.1`,
 # hex `0x7f.0.0.1`, short `127.1`. Resolvers and browsers accept these spellings too.
 NUMERIC_HOST = re.compile(r"^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+)){0,3}$", re.IGNORECASE)
-CGNAT_NETWORK = ipaddress.IPv4Network("100.64.0.0/10")
-UNIQUE_LOCAL_NETWORK = ipaddress.IPv6Network("fc00::/7")
-# NAT64 (RFC 6052): the last 32 bits are the IPv4 address a NAT64 gateway connects to.
-NAT64_NETWORK = ipaddress.IPv6Network("64:ff9b::/96")
-CLOUD_METADATA_ADDRESS = ipaddress.IPv4Address("169.254.169.254")
 
 logger = get_logger(__name__)
 
@@ -39,36 +40,6 @@ def resolve_with_getaddrinfo(host: str) -> list[str]:
     """The default resolver: every address the system resolver knows for `host`, in its order."""
     infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-# Checked in order; the first that holds names the refusal.
-_REFUSALS: tuple[tuple[Callable[[IPAddress], bool], str], ...] = (
-    (lambda address: address == CLOUD_METADATA_ADDRESS, "cloud metadata address"),
-    (lambda address: address.is_loopback, "loopback address"),
-    (lambda address: address.is_unspecified, "unspecified address"),
-    (lambda address: address.is_link_local, "link-local address"),
-    (lambda address: address in CGNAT_NETWORK, "shared (CGNAT) address"),
-    (lambda address: address in UNIQUE_LOCAL_NETWORK, "unique-local address"),
-    (lambda address: address.is_multicast, "multicast address"),
-    (lambda address: address.is_reserved, "reserved address"),
-    (lambda address: address.is_private, "private address"),
-    (lambda address: not address.is_global, "non-global address"),
-)
-
-
-def refusal_reason(address: IPAddress) -> str | None:
-    """Why connecting to `address` would reach something that is not the public internet, or None."""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return refusal_reason(address.ipv4_mapped)
-        if address in NAT64_NETWORK:
-            # Judged by where the gateway will connect, not by the (reserved) NAT64 prefix.
-            reason = refusal_reason(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-            return f"{reason} behind NAT64" if reason else None
-        embedded_v4 = address.sixtofour or (address.teredo[1] if address.teredo else None)
-        if embedded_v4 is not None and (reason := refusal_reason(embedded_v4)):
-            return f"{reason} embedded in a 6to4/Teredo address"
-    return next((reason for refused, reason in _REFUSALS if refused(address)), None)
 
 
 def parse_ip_literal(host: str) -> IPAddress | None:
@@ -101,15 +72,29 @@ def vetted_addresses(
     deadline: float,
 ) -> list[IPAddress]:
     """Every address `host` stands for, all checked by the guard; refuses if any one fails."""
+    if is_cloud_metadata_host(host):
+        logger.warning("fetch_refused", host=host, reason="cloud metadata host name")
+        raise FetchRefused(f"refusing {shown_url}: {host} names a cloud metadata service")
     literal = parse_ip_literal(host)
     addresses = [literal] if literal is not None else resolve(host, resolver, deadline)
     for address in addresses:
-        if any(address in network for network in allowed_networks):
+        if is_allowed(address, allowed_networks):
             continue
         if reason := refusal_reason(address):
             logger.warning("fetch_refused", host=host, address=str(address), reason=reason)
-            raise FetchRefused(f"refusing {shown_url}: {host} is a {reason} ({address})")
+            raise FetchRefused(
+                f"refusing {shown_url}: {host} ({address}) is not publicly reachable: {reason}"
+            )
     return addresses
+
+
+def is_allowed(address: IPAddress, allowed_networks: Sequence[IPNetwork]) -> bool:
+    """Whether the operator allowed `address` (FETCH_ALLOWED_NETWORKS) although it is not public."""
+    if is_cloud_metadata(address):
+        # A network allowed for internal services (10.0.0.0/8, a Tailscale 100.64.0.0/10) must not
+        # open the metadata endpoint inside it: only allowing that one address does.
+        return any(network.num_addresses == 1 and address in network for network in allowed_networks)
+    return any(address in network for network in allowed_networks)
 
 
 def resolve(host: str, resolver: Resolver, deadline: float) -> list[IPAddress]:

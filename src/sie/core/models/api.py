@@ -24,6 +24,8 @@ class ApiKey(Base):
     rate_limits: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Written at most once a minute per key and API process (`sie.core.security`): to the minute.
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class IdempotencyRecord(Base):

@@ -6,10 +6,36 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import Computed, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
 
 from sie.core.models.base import Base, DocumentStatus, utcnow
+
+# What PostgreSQL full-text search matches and ranks: the title weighted A, above the text (B).
+DOCUMENT_SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(text, '')), 'B')"
+)
+
+
+class _SearchVectorExpression(ColumnElement[Any]):
+    """`DOCUMENT_SEARCH_VECTOR_SQL` on PostgreSQL; NULL elsewhere (SQLite searches an FTS5 table)."""
+
+    inherit_cache = True
+
+
+@compiles(_SearchVectorExpression)
+def _search_vector_elsewhere(element: _SearchVectorExpression, compiler: SQLCompiler, **kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(_SearchVectorExpression, "postgresql")
+def _search_vector_postgres(element: _SearchVectorExpression, compiler: SQLCompiler, **kw: Any) -> str:
+    return DOCUMENT_SEARCH_VECTOR_SQL
 
 
 class Document(Base):
@@ -22,6 +48,8 @@ class Document(Base):
         Index("ix_documents_unindexed", "indexed_at", "status"),
         Index("ix_documents_tenant_published_at", "tenant", "published_at"),
     )
+    # Never read `search_vector` back after a write: nothing needs it, and SQLite has no such column.
+    __mapper_args__ = {"eager_defaults": False}
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     tenant: Mapped[str] = mapped_column(String(100))
@@ -52,6 +80,14 @@ class Document(Base):
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Kept by the database on every insert and update (a stored generated column), indexed by
+    # `ix_documents_search` (GIN). Deferred: rows are read for their fields, never their vector.
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR().with_variant(Text(), "sqlite"),
+        Computed(_SearchVectorExpression(), persisted=True),
+        deferred=True,
+        nullable=True,
+    )
 
     blob: Mapped[DocumentBlob | None] = relationship(back_populates="document", lazy="raise")
 

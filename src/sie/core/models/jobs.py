@@ -60,3 +60,6 @@ class DeadLetter(Base):
     replayed_at: Mapped[datetime | None] = mapped_column(default=None)
     # Who replayed it (`api:<key id>`, `operator:<namespace>/<name>`): the audit trail.
     replayed_by: Mapped[str | None] = mapped_column(String(300), default=None)
+    # A letter given up on (`sie dead-letters discard`): its job stays dead; audited as replays are.
+    discarded_at: Mapped[datetime | None] = mapped_column(default=None)
+    discarded_by: Mapped[str | None] = mapped_column(String(300), default=None)

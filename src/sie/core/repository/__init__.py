@@ -1,2 +1,3 @@
 """Data access: keyword-only functions that take the session explicitly (documents, jobs, dead letters,
-idempotency records, insights). Routes and the engine call these; they hold no SQL of their own."""
+idempotency records, insights), or the connection (intake: the accept path's one insert statement).
+Routes and the engine call these; they hold no SQL of their own."""

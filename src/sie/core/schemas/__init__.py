@@ -4,11 +4,22 @@ One module per resource (documents and jobs, search and insights, sources, dead 
 shared base in `base`, health and error shapes in `common`; import them from `sie.core.schemas`.
 """
 
-from sie.core.schemas.base import JobStatusName, OcrStrategyName, PriorityName, StrictModel
+from sie.core.schemas.base import (
+    WITHOUT_NUL,
+    DateTimeInput,
+    JobStatusName,
+    OcrStrategyName,
+    PriorityName,
+    StrictModel,
+)
 from sie.core.schemas.common import ErrorResponse, FieldError, HealthResponse, ValidationErrorResponse
 from sie.core.schemas.dead_letters import (
     DeadLetterPublic,
+    DeadLetterSelection,
     DeadLettersPublic,
+    DiscardAnswer,
+    DiscardDone,
+    DiscardRequest,
     ReplayAnswer,
     ReplayDone,
     ReplayPreview,
@@ -24,6 +35,7 @@ from sie.core.schemas.documents import (
     JobPublic,
     SentimentPublic,
 )
+from sie.core.schemas.operations import JobsPublic, PriorityBacklog, QueuesPublic
 from sie.core.schemas.search import (
     EntityBucket,
     EntityCount,
@@ -50,11 +62,17 @@ __all__ = [
     "MAX_AUTH_HEADER_CHARS",
     "MAX_SOURCE_INTERVAL_SECONDS",
     "SOURCE_NAME_PATTERN",
+    "WITHOUT_NUL",
     "Accepted",
     "BatchAccepted",
     "BatchCreate",
+    "DateTimeInput",
     "DeadLetterPublic",
+    "DeadLetterSelection",
     "DeadLettersPublic",
+    "DiscardAnswer",
+    "DiscardDone",
+    "DiscardRequest",
     "DocumentCreate",
     "DocumentPublic",
     "EntityBucket",
@@ -66,8 +84,11 @@ __all__ = [
     "HealthResponse",
     "JobPublic",
     "JobStatusName",
+    "JobsPublic",
     "OcrStrategyName",
+    "PriorityBacklog",
     "PriorityName",
+    "QueuesPublic",
     "ReplayAnswer",
     "ReplayDone",
     "ReplayPreview",

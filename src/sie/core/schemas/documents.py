@@ -5,19 +5,44 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sie.core.config import settings
-from sie.core.schemas.base import JobStatusName, OcrStrategyName, PriorityName, StrictModel
+from sie.core.schemas.base import (
+    JobStatusName,
+    OcrStrategyName,
+    PriorityName,
+    StorableObject,
+    StrictModel,
+)
+
+# What `_text_not_blank` checks, as the schema says it: a character `str.strip` would not remove,
+# spelled out so that every regex dialect reads it alike.
+NOT_ONLY_WHITESPACE = r"[^\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 class DocumentCreate(StrictModel):
-    text: str | None = Field(default=None, min_length=1, max_length=settings.max_text_chars)
+    # "Exactly one of text or url", as the schema says it: a null counts as absent.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+                {"required": ["url"], "properties": {"url": {"type": "string"}}},
+            ]
+        }
+    )
+
+    text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=settings.max_text_chars,
+        json_schema_extra={"pattern": NOT_ONLY_WHITESPACE},
+    )
     url: AnyHttpUrl | None = None
     title: str | None = Field(default=None, max_length=1000)
     source: str = Field(default="api", min_length=1, max_length=200, pattern=r"^[\w.:/@-]+$")
     priority: PriorityName = "normal"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: StorableObject = Field(default_factory=dict)
     external_id: str | None = Field(default=None, max_length=500)
     ocr_strategy: OcrStrategyName = "auto"
 
@@ -36,7 +61,10 @@ class DocumentCreate(StrictModel):
 
 
 class BatchCreate(StrictModel):
-    documents: list[DocumentCreate] = Field(min_length=1)
+    # Over the limit is a 413 from the route; the schema states the limit.
+    documents: list[DocumentCreate] = Field(
+        min_length=1, json_schema_extra={"maxItems": settings.max_batch_documents}
+    )
 
 
 class Accepted(BaseModel):

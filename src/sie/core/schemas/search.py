@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -22,6 +23,9 @@ class SearchHitPublic(BaseModel):
 class SearchResponse(BaseModel):
     hits: list[SearchHitPublic]
     total: int
+    # "eq": `total` is the exact number of matches; "gte": at least `total` match (counting stops
+    # at 1,000, and Meilisearch only estimates), as Elasticsearch's `hits.total.relation`.
+    total_relation: Literal["eq", "gte"] = "eq"
     limit: int
     offset: int
 

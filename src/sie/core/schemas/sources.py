@@ -10,22 +10,28 @@ from pydantic import (
     AnyHttpUrl,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
 from sie.core.config import settings
 from sie.core.durations import format_duration, parse_duration
 from sie.core.schemas.base import OcrStrategyName, PriorityName, StrictModel
+from sie.core.schemas.patterns import duration_pattern
 
 SOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$"
 MAX_SOURCE_INTERVAL_SECONDS = 30 * 86_400
+MIN_INTERVAL = settings.source_min_interval_seconds
 MAX_AUTH_HEADER_CHARS = 8192
 
 
 def _canonical_interval(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema's integer: 300.0 is one
     if isinstance(value, str | int) and not isinstance(value, bool):
         return format_duration(parse_duration(value))
     return value
@@ -33,8 +39,8 @@ def _canonical_interval(value: object) -> object:
 
 def _schedulable_interval(value: str) -> str:
     seconds = parse_duration(value)
-    if seconds < settings.source_min_interval_seconds:
-        raise ValueError(f"interval must be at least {format_duration(settings.source_min_interval_seconds)}")
+    if seconds < MIN_INTERVAL:
+        raise ValueError(f"interval must be at least {format_duration(MIN_INTERVAL)}")
     if seconds > MAX_SOURCE_INTERVAL_SECONDS:
         raise ValueError(f"interval must be at most {format_duration(MAX_SOURCE_INTERVAL_SECONDS)}")
     return value
@@ -48,8 +54,38 @@ def _single_line_secret(value: SecretStr) -> SecretStr:
 
 
 Interval = Annotated[str, BeforeValidator(_canonical_interval)]
-SchedulableInterval = Annotated[Interval, AfterValidator(_schedulable_interval)]
-AuthHeaderValue = Annotated[SecretStr, AfterValidator(_single_line_secret)]
+SchedulableInterval = Annotated[
+    Interval,
+    AfterValidator(_schedulable_interval),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "integer",
+                    "minimum": MIN_INTERVAL,
+                    "maximum": MAX_SOURCE_INTERVAL_SECONDS,
+                },
+                {"type": "string", "pattern": duration_pattern(MIN_INTERVAL, MAX_SOURCE_INTERVAL_SECONDS)},
+            ],
+            # The pattern admits the one-unit spellings in range; compound ones (1h30m) are read too.
+            "description": "Seconds, or a duration such as 90s, 5m, 2h or 1d",
+        }
+    ),
+]
+AuthHeaderValue = Annotated[
+    SecretStr,
+    AfterValidator(_single_line_secret),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "password",
+            "writeOnly": True,
+            "minLength": 1,
+            "maxLength": MAX_AUTH_HEADER_CHARS,
+            "pattern": "^[^\\r\\n\\x00]*$",
+        }
+    ),
+]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,100}$")]
 SourceName = Annotated[str, StringConstraints(pattern=SOURCE_NAME_PATTERN)]
 SourceTypeName = Annotated[str, StringConstraints(min_length=1, max_length=30)]
@@ -87,8 +123,32 @@ class SourceCreate(SourceUpsert):
     name: SourceName
 
 
+# The fields a PATCH may leave out but not set to null.
+NOT_NULLABLE = (
+    "type",
+    "urls",
+    "interval",
+    "priority",
+    "suspend",
+    "ocr_strategy",
+    "auth_header_name",
+    "include_patterns",
+    "exclude_patterns",
+)
+
+
+def _without_null(schema: dict[str, Any]) -> None:
+    """The schema of `SourceUpdate` as `_not_null` reads it: those fields are never null."""
+    for name in NOT_NULLABLE:
+        field = schema["properties"][name]
+        (kept,) = [branch for branch in field.pop("anyOf") if branch.get("type") != "null"]
+        field.update(kept)
+
+
 class SourceUpdate(StrictModel):
     """`PATCH`: only the fields sent change; `url` and `auth_header` may be set to null to remove them."""
+
+    model_config = ConfigDict(json_schema_extra=_without_null)
 
     type: SourceTypeName | None = None
     url: AnyHttpUrl | None = None
@@ -102,17 +162,7 @@ class SourceUpdate(StrictModel):
     include_patterns: UrlPatterns | None = None
     exclude_patterns: UrlPatterns | None = None
 
-    @field_validator(
-        "type",
-        "urls",
-        "interval",
-        "priority",
-        "suspend",
-        "ocr_strategy",
-        "auth_header_name",
-        "include_patterns",
-        "exclude_patterns",
-    )
+    @field_validator(*NOT_NULLABLE)
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:

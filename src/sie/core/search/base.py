@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
+
+from sie.core.errors import InvalidRequest
+
+# `total` counts matches exactly up to here; beyond, it says "at least this many" (`gte`). Counting
+# reads every match it counts, so this is what a common word costs (the same bound as Meilisearch's
+# default `maxTotalHits`, and as the PostgreSQL backend's ranked window).
+TOTAL_EXACT_UP_TO = 1_000
+# The deepest result a page may reach (offset + limit), as Elasticsearch's `max_result_window`:
+# deeper pages cost as much as reading every result before them. Narrow the search instead.
+MAX_RESULT_WINDOW = 10_000
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,13 @@ class SearchQuery:
     limit: int = 20
     offset: int = 0
 
+    def __post_init__(self) -> None:
+        if self.offset + self.limit > MAX_RESULT_WINDOW:
+            raise InvalidRequest(
+                f"offset + limit may not exceed {MAX_RESULT_WINDOW} (the deepest result search pages "
+                f"through); got {self.offset} + {self.limit}: narrow the search with filters instead"
+            )
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -62,6 +79,9 @@ class SearchHit:
 class SearchResults:
     hits: list[SearchHit]
     total: int
+    # As Elasticsearch's `hits.total.relation`: "eq" when `total` is the exact number of matches,
+    # "gte" when at least that many match (past TOTAL_EXACT_UP_TO, or Meilisearch's estimate).
+    total_relation: Literal["eq", "gte"] = "eq"
 
 
 class SearchBackend(Protocol):

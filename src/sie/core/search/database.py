@@ -1,7 +1,8 @@
 """The built-in search backend: full-text search on the documents table itself.
 
-PostgreSQL ranks with `tsvector`/`tsquery` on the GIN expression index the initial migration
-creates (`postgres`); SQLite (local mode) keeps an FTS5 table beside `documents` (`sqlite_fts`).
+PostgreSQL matches the stored, weighted `documents.search_vector` through its GIN index and
+ranks a bounded set of candidates (`postgres`); SQLite (local mode) keeps an FTS5 table beside
+`documents` (`sqlite_fts`).
 Either way a document is searchable once its status is `done` and `index_documents` has stamped
 `indexed_at`.
 """
@@ -11,9 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, Row, Select, func, select, text, update
+from sqlalchemy import ColumnElement, Engine, Row, Select, func, literal, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +22,7 @@ from sie.core.config import Settings
 from sie.core.db import get_engine
 from sie.core.errors import ServiceUnavailable
 from sie.core.models import Document, utcnow
-from sie.core.search.base import SearchDocument, SearchQuery, SearchResults
+from sie.core.search.base import TOTAL_EXACT_UP_TO, SearchDocument, SearchQuery, SearchResults
 from sie.core.search.postgres import PostgresFullText
 from sie.core.search.sql import FullText, document_filters, hit_columns, one_page, to_hit
 from sie.core.search.sqlite_fts import Fts5FullText
@@ -79,8 +80,9 @@ class DatabaseSearch:
         matches = self._text.matches(query, q)
         if matches is None:
             return SearchResults(hits=[], total=0)
-        total, rows = self._count_and_fetch(matches.counted, matches.conditions, matches.page)
-        return SearchResults([to_hit(row, row.snippet, float(row.score)) for row in rows], total)
+        (total, relation), rows = self._count_and_fetch(matches.counted, matches.conditions, matches.page)
+        hits = [to_hit(row, row.snippet, None if row.score is None else float(row.score)) for row in rows]
+        return SearchResults(hits, total, relation)
 
     def check(self) -> None:
         try:
@@ -97,16 +99,22 @@ class DatabaseSearch:
             .where(*conditions)
             .order_by(Document.created_at.desc(), Document.id)
         )
-        total, rows = self._count_and_fetch(Document, conditions, one_page(stmt, query))
-        return SearchResults([to_hit(row, leading_snippet(row.lead or ""), None) for row in rows], total)
+        (total, relation), rows = self._count_and_fetch(Document, conditions, one_page(stmt, query))
+        hits = [to_hit(row, leading_snippet(row.lead or ""), None) for row in rows]
+        return SearchResults(hits, total, relation)
 
     def _count_and_fetch(
         self, source: Any, conditions: Sequence[ColumnElement[bool]], stmt: Select[Any]
-    ) -> tuple[int, Sequence[Row[Any]]]:
-        """The full count of matches and one page of them, read in one transaction."""
+    ) -> tuple[tuple[int, Literal["eq", "gte"]], Sequence[Row[Any]]]:
+        """The count of matches (exact up to TOTAL_EXACT_UP_TO) and one page of them, in one transaction."""
+        # Counting stops one past the cap: a common word's every match is never read just to count.
+        capped = select(literal(1)).select_from(source).where(*conditions).limit(TOTAL_EXACT_UP_TO + 1)
         with self._session() as session:
-            total = session.execute(select(func.count()).select_from(source).where(*conditions)).scalar_one()
-            return total, session.execute(stmt).all()
+            counted = session.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+            rows = session.execute(stmt).all()
+        if counted > TOTAL_EXACT_UP_TO:
+            return (TOTAL_EXACT_UP_TO, "gte"), rows
+        return (counted, "eq"), rows
 
     def _ensure_ready(self) -> None:
         if not self._ready:

@@ -22,13 +22,13 @@ from meilisearch.models.task import TaskInfo
 from sie.core.config import Settings
 from sie.core.errors import PermanentError, ServiceUnavailable
 from sie.core.logging import get_logger
-from sie.core.search.base import SearchDocument, SearchHit, SearchQuery, SearchResults
+from sie.core.search.base import MAX_RESULT_WINDOW, SearchDocument, SearchHit, SearchQuery, SearchResults
 from sie.core.search.meili_filter import search_filter, unix_seconds
 
 log = get_logger(__name__)
 
 PRIMARY_KEY = "id"
-INDEX_SETTINGS: dict[str, list[str]] = {
+INDEX_SETTINGS: dict[str, Any] = {
     "filterableAttributes": [
         "tenant",
         "source",
@@ -40,6 +40,8 @@ INDEX_SETTINGS: dict[str, list[str]] = {
     ],
     "sortableAttributes": ["created_at_ts"],
     "searchableAttributes": ["title", "text", "keywords", "entities"],
+    # Meilisearch serves no hit past 1,000 by default; SIE pages as deep on every backend.
+    "pagination": {"maxTotalHits": MAX_RESULT_WINDOW},
 }
 # Compared as sets when deciding whether the index already has our settings; order only ranks
 # searchable attributes.
@@ -180,8 +182,9 @@ class MeilisearchSearch:
                 log.warning("search_foreign_tenant_hit", index=self.index_name, document_id=hit.get("id"))
                 continue
             hits.append(_to_hit(hit))
-        total = response.get("estimatedTotalHits", response.get("totalHits", len(hits)))
-        return SearchResults(hits=hits, total=int(total))
+        if "estimatedTotalHits" in response:
+            return SearchResults(hits, int(response["estimatedTotalHits"]), total_relation="gte")
+        return SearchResults(hits=hits, total=int(response.get("totalHits", len(hits))))
 
     def check(self) -> None:
         """Meilisearch answers /health, and our key is accepted (health needs no key)."""
@@ -235,8 +238,8 @@ class MeilisearchSearch:
 
 def _settings_match(current: dict[str, Any]) -> bool:
     for key, wanted in INDEX_SETTINGS.items():
-        have = current.get(key) or []
-        if (set(have) != set(wanted)) if key in _UNORDERED_SETTINGS else (list(have) != wanted):
+        have = current.get(key) or type(wanted)()
+        if (set(have) != set(wanted)) if key in _UNORDERED_SETTINGS else (have != wanted):
             return False
     return True
 

@@ -38,6 +38,8 @@ class DiscoveredItem:
     published: datetime | None = None
     # When the page last changed (a sitemap's lastmod): not a publication date.
     modified: datetime | None = None
+    # A feed entry with no page of its own: its title and content, ingested instead of fetching `url`.
+    inline: FetchedContent | None = None
 
 
 @dataclass

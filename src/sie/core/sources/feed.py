@@ -1,4 +1,10 @@
-"""RSS (0.9x, 1.0, 2.0) and Atom feeds, read with feedparser; the registry maps `rss` and `atom` here."""
+"""RSS (0.9x, 1.0, 2.0) and Atom feeds, read with feedparser; the registry maps `rss` and `atom` here.
+
+A feed is read in whatever encoding feedparser reads (a BOM, the HTTP charset, the XML declaration:
+UTF-16/32 with or without a BOM, Big5, EUC-KR, GB2312, Shift_JIS…). The check for XML entity
+declarations runs on the text feedparser will parse, decoded by feedparser's own rules, so no
+encoding gets past it and none makes it fail.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
 
 from sie.core.errors import MalformedListing
 from sie.core.fetch import FetchedContent
@@ -20,6 +27,7 @@ from sie.core.sources.base import (
     refuse_xml_entities,
 )
 from sie.core.sources.config import UrlConfig
+from sie.core.sources.entry_document import inline_item, text_as_html
 
 log = get_logger(__name__)
 
@@ -29,7 +37,8 @@ class FeedConfig(UrlConfig):
 
 
 class FeedSource:
-    """A feed at `url`; each entry's link is an item, identified by its guid when the feed gives one."""
+    """A feed at `url`; each entry's link is an item, identified by its guid when the feed gives one.
+    An entry without a link is ingested from its own title and content (`entry_document`)."""
 
     def __init__(self, config: FeedConfig) -> None:
         self.url = config.url
@@ -43,15 +52,12 @@ class FeedSource:
 
 def parse_feed(fetched: FetchedContent, *, max_items: int) -> DiscoveryResult:
     """The entries of a feed document. A document that is no feed at all raises `MalformedListing`."""
-    refuse_xml_entities(fetched.content, fetched.url)
-    parsed = feedparser.parse(
-        fetched.content,
-        # Relative links in entries resolve against where the feed really came from.
-        response_headers={
-            "content-location": fetched.url,
-            "content-type": fetched.content_type or "application/xml",
-        },
-    )
+    # No content-location: feedparser would resolve a relative-looking guid ("abc-123") into a URL of
+    # the feed's site; relative links are resolved against the feed's URL in `_entry_link` instead.
+    headers = {"content-type": fetched.content_type or "application/xml"}
+    # Decoded as feedparser decodes it and re-encoded as UTF-8 (declared so), which expat can check.
+    refuse_xml_entities(convert_to_utf8(headers, fetched.content, {}), fetched.url)
+    parsed = feedparser.parse(fetched.content, response_headers=headers)
     result = DiscoveryResult()
     for entry in parsed.entries:
         if len(result.items) >= max_items:
@@ -70,16 +76,45 @@ def parse_feed(fetched: FetchedContent, *, max_items: int) -> DiscoveryResult:
 
 def _entry_item(entry: Any, feed_url: str) -> DiscoveredItem | None:
     guid = entry.get("id") or None
-    link = entry.get("link") or guid
-    url = normalize_item_url(link, base=feed_url) if link else None
+    url = _entry_link(entry, feed_url)
     if url is None:
-        return None
+        return inline_item(
+            feed_url,
+            guid=guid,
+            title=entry.get("title") or None,
+            body_html=_entry_body(entry),
+            published=_entry_time(entry),
+        )
     return DiscoveredItem(
         url=url,
         title=entry.get("title") or None,
         guid=guid[:MAX_GUID_CHARS] if guid else None,
         published=_entry_time(entry),
     )
+
+
+def _entry_link(entry: Any, feed_url: str) -> str | None:
+    """The page an entry links to, or None when it links to none.
+
+    feedparser copies an id into `link` when the entry has no link of its own (`guidislink`). Such an
+    id locates a page only when it is an absolute http(s) URL: `tag:`, `urn:` and ids like `abc-123`
+    name the entry, and resolving them against the feed's site would fetch a page that is not there.
+    """
+    link = entry.get("link")
+    if not link:
+        return None
+    if entry.get("guidislink") and link == entry.get("id"):
+        return normalize_item_url(link)
+    return normalize_item_url(link, base=feed_url)
+
+
+def _entry_body(entry: Any) -> str | None:
+    """The entry's content (else its summary) as HTML; feedparser has already sanitised HTML content."""
+    for detail in (*entry.get("content", ()), entry.get("summary_detail")):
+        if detail and detail.get("value"):
+            value: str = detail["value"]
+            return value if "html" in (detail.get("type") or "") else text_as_html(value)
+    return None
 
 
 def _entry_time(entry: Any) -> datetime | None:

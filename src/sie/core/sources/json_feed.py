@@ -2,10 +2,11 @@
 
 Each item's `url` is an item to ingest (relative URLs resolve against the feed). An item without
 `url` falls back to its `id` when that is an absolute http(s) URL, as an RSS entry falls back to
-its guid; any other item is skipped, even one that carries `content_html` or `content_text`: SIE
-ingests pages by address, and for a feed the page is the item. `external_url` (a page elsewhere
-that the item comments on) is not followed. Only the document at `url` is read, not `next_url`:
-the newest items come first, and each poll reads them, as a poll of an RSS feed does.
+its guid; any other id is never fetched. An item with neither is ingested from its own `title` and
+`content_html` (else `content_text`, else `summary`), as an RSS entry without a link is
+(`entry_document`). `external_url` (a page elsewhere that the item comments on) is not followed.
+Only the document at `url` is read, not `next_url`: the newest items come first, and each poll
+reads them, as a poll of an RSS feed does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sie.core.sources.base import (
     parse_timestamp,
 )
 from sie.core.sources.config import UrlConfig
+from sie.core.sources.entry_document import inline_item, text_as_html
 
 # 1.0 and 1.1 both say `https://jsonfeed.org/version/<n>`; early feeds wrote http.
 VERSION_MARK = "jsonfeed.org/version/"
@@ -79,14 +81,20 @@ def _item(entry: Any, feed_url: str) -> DiscoveredItem | None:
     url = normalize_item_url(link, base=feed_url) if link else None
     if url is None and guid:
         url = normalize_item_url(guid)
+    title = _text(entry.get("title"))
+    published = parse_timestamp(_text(entry.get("date_published")) or _text(entry.get("date_modified")))
     if url is None:
-        return None
+        return inline_item(feed_url, guid=guid, title=title, body_html=_body(entry), published=published)
     return DiscoveredItem(
-        url=url,
-        title=_text(entry.get("title")),
-        guid=guid[:MAX_GUID_CHARS] if guid else None,
-        published=parse_timestamp(_text(entry.get("date_published")) or _text(entry.get("date_modified"))),
+        url=url, title=title, guid=guid[:MAX_GUID_CHARS] if guid else None, published=published
     )
+
+
+def _body(entry: dict[str, Any]) -> str | None:
+    if html := _text(entry.get("content_html")):
+        return html
+    text = _text(entry.get("content_text")) or _text(entry.get("summary"))
+    return text_as_html(text) if text else None
 
 
 def _item_id(value: Any) -> str | None:

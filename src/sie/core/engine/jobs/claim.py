@@ -60,10 +60,13 @@ def claim_jobs(job_ids: Sequence[uuid.UUID]) -> list[ClaimedJob]:
         ).all():
             if job.status in FINISHED:
                 log.info("job_skipped", job_id=str(job.id), status=job.status)
-            elif job.status == JobStatus.running and job.attempts > settings.task_max_retries:
-                letters.append(_dead_letter_lost_job(session, job))
-            else:
-                open_jobs.append(job)
+                continue
+            if job.status == JobStatus.running:
+                _observe_lost_attempt(job)
+                if job.attempts > settings.task_max_retries:
+                    letters.append(_dead_letter_lost_job(session, job))
+                    continue
+            open_jobs.append(job)
         claimed = _start_attempts(session, open_jobs)
     publish_dead_letters(letters)
     return claimed
@@ -103,6 +106,13 @@ def _claimed(job: Job, document: Document, blob: DocumentBlob | None) -> Claimed
         blob_filename=blob.filename if blob else None,
         blob_content_type=blob.content_type if blob else None,
     )
+
+
+def _observe_lost_attempt(job: Job) -> None:
+    """The previous attempt lost its worker (killed at TASK_TIME_LIMIT, OOM): its time, as `lost`."""
+    if job.started_at is not None:
+        elapsed = (utcnow() - job.started_at).total_seconds()
+        metrics.JOB_DURATION.labels(stage="total", outcome="lost").observe(max(elapsed, 0.0))
 
 
 def _dead_letter_lost_job(session: Session, job: Job) -> DeadLetter:

@@ -11,6 +11,7 @@ import random
 import time
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.engine.deadletter import publish_dead_letters, record_dead_letter
 from sie.core.engine.jobs.claim import ClaimedJob
+from sie.core.engine.jobs.stage import TIMEOUT_KIND
 from sie.core.engine.outbox import enqueue_committed
 from sie.core.errors import PermanentError, SieError
 from sie.core.logging import get_logger
@@ -41,11 +43,25 @@ class Failure:
     def of(cls, job: ClaimedJob, exc: BaseException) -> Failure:
         permanent = isinstance(exc, PermanentError)
         return cls(
-            kind=exc.kind if isinstance(exc, SieError) else "internal",
+            kind=_error_kind(exc),
             message=f"{type(exc).__name__}: {exc}"[:2000],
             permanent=permanent,
             dead=not permanent and job.attempts > settings.task_max_retries,
         )
+
+    @property
+    def outcome(self) -> str:
+        """The attempt's `outcome` in `sie_job_duration_seconds{stage="total"}`: a timeout is one
+        whatever follows it (a retry or the dead-letter queue), which is what the p95 alert is for."""
+        if self.kind == TIMEOUT_KIND:
+            return TIMEOUT_KIND
+        return "failed" if self.permanent else "dead" if self.dead else "retried"
+
+
+def _error_kind(exc: BaseException) -> str:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return TIMEOUT_KIND  # TASK_SOFT_TIME_LIMIT ran out during this job's stage
+    return exc.kind if isinstance(exc, SieError) else "internal"
 
 
 def retry_delay(attempt: int) -> float:
@@ -61,6 +77,7 @@ def finish_failure(job: ClaimedJob, exc: BaseException, queue: JobQueue) -> None
     if letters is None:
         return
     metrics.count_error(failure.kind)
+    metrics.JOB_DURATION.labels(stage="total", outcome=failure.outcome).observe(_seconds(job))
     if failure.permanent:
         log.warning(
             "job_failed",
@@ -139,5 +156,9 @@ def route_to_ocr(job: ClaimedJob, queue: JobQueue) -> None:
     enqueue_committed(queue, QUEUE_OCR, [job.job_id])
 
 
+def _seconds(job: ClaimedJob) -> float:
+    return time.perf_counter() - job.started
+
+
 def _ms(job: ClaimedJob) -> float:
-    return round((time.perf_counter() - job.started) * 1000, 2)
+    return round(_seconds(job) * 1000, 2)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 
 from sie.core import metrics
+from sie.core.config import settings
 from sie.core.engine.indexing import index_and_mark
 from sie.core.engine.jobs.claim import ClaimedJob, claim_jobs
 from sie.core.engine.jobs.outcome import finish_failure, route_to_ocr
@@ -84,7 +85,9 @@ def _read_texts(
 def _enrich(ready: Sequence[tuple[ClaimedJob, ExtractedText]], queue: JobQueue) -> list[Enriched]:
     try:
         with stage("nlp"):
-            enrichments = enrich_batch([extracted.text for _, extracted in ready])
+            enrichments = enrich_batch(
+                [extracted.text for _, extracted in ready], batch_size=settings.nlp_batch_size
+            )
     except Exception as exc:
         for job, _ in ready:
             finish_failure(job, exc, queue)

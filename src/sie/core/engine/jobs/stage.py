@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from sie.core import metrics
+
+# The error kind and `outcome` of an attempt that TASK_SOFT_TIME_LIMIT ended.
+TIMEOUT_KIND = "timeout"
 
 
 class stage:
-    """Times one pipeline stage into `sie_job_duration_seconds{stage, outcome}`."""
+    """Times one pipeline stage into `sie_job_duration_seconds{stage, outcome}`: ok, error or timeout."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -17,7 +22,10 @@ class stage:
         self.start = time.perf_counter()
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        outcome = "ok" if exc_type is None else "error"
+        if exc_type is None:
+            outcome = "ok"
+        else:
+            outcome = TIMEOUT_KIND if issubclass(exc_type, SoftTimeLimitExceeded) else "error"
         metrics.JOB_DURATION.labels(stage=self.name, outcome=outcome).observe(
             time.perf_counter() - self.start
         )

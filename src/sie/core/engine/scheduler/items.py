@@ -151,7 +151,8 @@ def _take_item(claimed: ClaimedSource, item: DiscoveredItem, ctx: PollContext, q
     if _tenant_has(claimed.tenant, SourceItem.url_hash == url_hash(item.url)):
         return _record_item(claimed, item, ItemStatus.duplicate)
     try:
-        fetched = ctx.fetch_item(item.url)
+        # A feed entry with no page of its own brings its content along: nothing to fetch.
+        fetched = item.inline if item.inline is not None else ctx.fetch_item(item.url)
     except RobotsDisallowed as exc:
         return _record_item(claimed, item, ItemStatus.disallowed, error=str(exc))
     except PermanentError as exc:
