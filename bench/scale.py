@@ -183,7 +183,8 @@ def explain(words: list[str]) -> None:
         SearchQuery(tenant=TENANT, q=words[29], **filtered),
     ):
         matches = PostgresFullText().matches(query, query.q)
-        capped = select(literal(1)).where(*matches.conditions).limit(TOTAL_EXACT_UP_TO + 1).subquery()
+        capped = select(literal(1)).where(*matches.conditions).order_by(*matches.count_order)
+        capped = capped.limit(TOTAL_EXACT_UP_TO + 1).subquery()
         for statement in (matches.page, select(func.count()).select_from(capped)):
             sql = statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
             with engine.connect() as connection:

@@ -63,4 +63,4 @@ class PostgresFullText:
             .join(page_ids, page_ids.c.id == Document.id)
             .order_by(page_ids.c.rank.desc().nulls_last(), Document.created_at.desc(), Document.id)
         )
-        return TextMatches(Document, conditions, rows)
+        return TextMatches(Document, conditions, rows, count_order=(Document.created_at.desc(),))

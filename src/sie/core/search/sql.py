@@ -21,12 +21,14 @@ class TextMatches:
     """A query's matches in one dialect: what to count, and the page of rows to show.
 
     `page` selects `hit_columns()` plus a `snippet` (matched terms in <mark>) and a `score`
-    (higher is better), already ordered and cut to the query's page.
+    (higher is better), already ordered and cut to the query's page. `count_order` is the order
+    in which counting reads the matches, when one is cheaper than the planner's own choice.
     """
 
     counted: Any
     conditions: Sequence[ColumnElement[bool]]
     page: Select[Any]
+    count_order: Sequence[ColumnElement[Any]] = ()
 
 
 class FullText(Protocol):

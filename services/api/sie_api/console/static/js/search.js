@@ -45,12 +45,12 @@ function hit(result) {
   );
 }
 
-/** The total as the API gave it: exact, or the search engine's estimate (Meilisearch). */
+/** The total as the API gave it: exact (`eq`), or a lower bound (`gte`: counting stops at a cap). */
 function countText(answer, offset) {
   if (answer.total === 0 && !answer.hits.length) return "No documents match.";
   const noun = answer.total === 1 ? "document matches" : "documents match";
-  const total = answer.total_relation === "estimate"
-    ? `About ${answer.total} ${noun} (an estimate)`
+  const total = answer.total_relation === "gte"
+    ? `At least ${answer.total} ${noun}`
     : `${answer.total} ${noun}`;
   const shown = answer.hits.length;
   return shown ? `${total}; showing ${offset + 1}–${offset + shown}.` : `${total}; none on this page.`;
