@@ -24,7 +24,8 @@ from sie.core.engine.backlog import (
     queue_backlog,
     sample_backlog_metrics,
 )
-from sie.core.engine.ingest import NewDocument, ingest
+from sie.core.engine.deadletter import record_dead_letter, sync_dead_letter_list
+from sie.core.engine.ingest import NewDocument, add_documents, ingest
 from sie.core.engine.runtime import get_job_queue
 from sie.core.errors import ServiceUnavailable
 from sie.core.models import Job
@@ -142,7 +143,17 @@ def test_unreachable_redis_is_a_service_outage() -> None:
 
 def test_module_prints_the_backlog_for_people_on_call(broker: redis.Redis, producer: Any) -> None:
     send(producer, QUEUE_HIGH, [None, 3])
-    broker.rpush(DEAD_LETTER_LIST, "{}")
+    # A dead letter as the engine records it: durable, then listed. Any relay running meanwhile
+    # rebuilds the list from the durable records, so the list is made equal to them first.
+    with session_scope() as session:
+        (stored,) = add_documents(
+            session, tenant=f"t-{uuid.uuid4().hex[:8]}", documents=[NewDocument(text=f"Dead {uuid.uuid4()}")]
+        )
+        job = session.get(Job, stored.job_id)
+        assert job is not None
+        record_dead_letter(session, job, error="HTTP 503", error_kind="fetch_transient", source="test")
+    dead_letters = sync_dead_letter_list()
+    assert dead_letters >= 1
     result = subprocess.run(
         [sys.executable, "-m", "sie.core.engine.backlog"],
         cwd=REPO_ROOT,
@@ -157,4 +168,4 @@ def test_module_prints_the_backlog_for_people_on_call(broker: redis.Redis, produ
     jobs = jobs_by_queue()
     assert rows[QUEUE_HIGH] == ["2", "0", "2", str(jobs[QUEUE_HIGH])]
     assert rows[QUEUE_NORMAL] == ["0", "0", "0", str(jobs[QUEUE_NORMAL])]
-    assert rows[DEAD_LETTER_LIST] == ["1"]
+    assert rows[DEAD_LETTER_LIST] == [str(dead_letters)]
