@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import httpx
 from sqlalchemy import func, select
@@ -20,13 +20,14 @@ from sie.core.db import session_scope
 from sie.core.models import Document, Job
 from tests.utils.api import TestKey
 from tests.utils.corpus import KnownDocument, known_documents
+from tests.utils.site import QuietHandler
 
 SEED_SOURCE = "console-seed"
 SEED_COUNT = 15
 FEED_ITEMS = 2
 
 
-class Site(BaseHTTPRequestHandler):
+class Site(QuietHandler):
     """`/feed.xml` (an RSS feed of `FEED_ITEMS` articles), `/articles/<n>`, `/flaky`: 503 until
     `flaky_recovered` is set (a job fetching it dies, and succeeds when replayed after that), and
     `/gone`: 503 for good (its job dies, to be discarded)."""
@@ -35,21 +36,21 @@ class Site(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/feed.xml":
-            self._send(200, "application/rss+xml", self._feed())
+            self.send_body(200, "application/rss+xml", self._feed())
         elif self.path.startswith("/articles/"):
             number = self.path.rsplit("/", 1)[-1]
             story = "The harbour of Lisbon reopened after the storm; the fleet sailed out at dawn."
-            self._send(
+            self.send_body(
                 200, "text/html", f"<html><body><h1>Harbour news {number}</h1><p>{story}</p></body></html>"
             )
         elif self.path == "/flaky" and self.flaky_recovered.is_set():
-            self._send(
+            self.send_body(
                 200, "text/html", "<html><body><p>The flaky page answers at last in Oslo.</p></body></html>"
             )
         elif self.path in ("/flaky", "/gone"):
-            self._send(503, "text/plain", "busy, come back later")
+            self.send_body(503, "text/plain", "busy, come back later")
         else:
-            self._send(404, "text/plain", "not here")
+            self.send_body(404, "text/plain", "not here")
 
     def _feed(self) -> str:
         base = f"http://{self.headers['Host']}"
@@ -60,17 +61,6 @@ class Site(BaseHTTPRequestHandler):
         return (
             f'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour</title>{items}</channel></rss>'
         )
-
-    def _send(self, status: int, content_type: str, body: str) -> None:
-        payload = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *_: object) -> None:
-        return None
 
 
 @contextmanager

@@ -11,13 +11,13 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
 
 from bench.processes import wait_until
 from tests.reliability.stack import Stack, assert_no_secret_in_logs, http_site
+from tests.utils.site import QuietHandler
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -25,7 +25,7 @@ URL_PASSWORD = f"url-pass-{secrets.token_hex(8)}"
 BEARER_TOKEN = f"token-{secrets.token_hex(12)}"
 
 
-class Site(BaseHTTPRequestHandler):
+class Site(QuietHandler):
     """A feed of two articles; every page says whether the source's auth header reached it."""
 
     authorized: list[str] = []
@@ -39,24 +39,13 @@ class Site(BaseHTTPRequestHandler):
                 "</link></item>"
                 for n in (1, 2)
             )
-            self._answer(200, "application/rss+xml", f'<rss version="2.0"><channel>{links}</channel></rss>')
+            self.send_body(200, "application/rss+xml", f'<rss version="2.0"><channel>{links}</channel></rss>')
         elif self.path.startswith("/article-"):
-            self._answer(
+            self.send_body(
                 200, "text/html", f"<html><body><p>Harbour news {self.path} from Gdansk.</p></body></html>"
             )
         else:
-            self._answer(404, "text/plain", "not found")
-
-    def _answer(self, status: int, content_type: str, body: str) -> None:
-        payload = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *_: object) -> None:
-        return None
+            self.send_body(404, "text/plain", "not found")
 
 
 @pytest.fixture
