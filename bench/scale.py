@@ -1,153 +1,92 @@
 """Search and insights at scale (issue 14): seed N documents, then time the read API as a user calls it.
 
-    .venv/bin/python bench/scale.py [--documents 1000000] [--repeat 20] [--explain]
+    .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--backend postgres|sqlite]
+                                    [--repeat 20] [--explain]
 
-Seeds a scratch PostgreSQL database, migrated to head (the real schema), with COPY: documents of
-about 150 words drawn from a generated vocabulary with Zipf frequencies (s = 1), a title, one to
-four entities from a Zipf-distributed list of names (with their `document_entities` rows), a
-sentiment label and compound, one of five sources, and a creation time spread evenly over 90 days
-(oldest first, in the order ingest would have written them). Every
-document is `done` and indexed, as the pipeline leaves it; jobs are not seeded (search never
-reads them). The GIN search index is dropped for the load and built after it, then VACUUM ANALYZE.
-
-Then one API process (uvicorn, the database backend) answers each query `--repeat` times in a
-row, after two warm-up calls; printed per query: wall p50 and p95, the API's CPU per call, the
-answer's `total` and `total_relation`. `--explain` also prints EXPLAIN ANALYZE of the search
-statement the API runs for the common word. The generated corpus needs no data set.
+For each size, the corpus of `scale_seed` (Zipf words, a few entities per document, 90 days of
+timestamps, rollups rebuilt) is seeded from zero, into a scratch PostgreSQL database migrated to
+head (`--backend postgres`, the default) or into local mode's SQLite file (`--backend sqlite`,
+FTS5). Then one API process (uvicorn, the database search backend) answers each query `--repeat`
+times in a row, after two warm-up calls; printed per query: wall p50 and p95, the API's CPU per
+call, the answer's `total` and `total_relation`, and whether it meets the issue's goal at 1M
+documents (search p50 <= 100 ms and p95 <= 250 ms; insights p50 <= 200 ms). After the last size,
+the growth factor of each query's p50 between consecutive sizes. `--explain` also prints EXPLAIN
+ANALYZE of the search statements the API runs for the common word and the filtered search.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
+import itertools
+import os
 import statistics
+import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
-import numpy as np
-import psycopg
 from harness import bench_api_key, cpu_seconds, scratch_environment
 from processes import api_process
+from scale_seed import NOW, TENANT, corpus_words, seed_postgres, seed_sqlite
 
-TENANT = "bench"
-VOCABULARY = 20_000
-WORDS_PER_DOCUMENT = 150
-ENTITY_NAMES = 2_000
-SOURCES = ("api", "rss-world", "rss-business", "crawler", "upload")
-DAYS = 90
-CHUNK = 20_000
-NOW = datetime.now(UTC).replace(microsecond=0)
-_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
-DOCUMENT_COLUMNS = (
-    "id", "tenant", "source", "title", "status", "text", "language", "content_hash", "entities",
-    "keywords", "sentiment_compound", "sentiment_label", "extraction", "metadata", "indexed_at",
-    "processed_at", "created_at", "updated_at",
-)  # fmt: skip
-ENTITY_COLUMNS = ("document_id", "tenant", "text", "label", "count", "created_at")
+DEFAULT_SIZES = "10000,100000"
+SEARCH_GOAL_P50_MS, SEARCH_GOAL_P95_MS, INSIGHTS_GOAL_P50_MS = 100, 250, 200
+Params = dict[str, str | int]
 
 
-def vocabulary(rng: np.random.Generator, size: int) -> list[str]:
-    """Distinct made-up words of 2 to 4 syllables, so no English stop word or stem collides."""
-    words: dict[str, None] = {}
-    while len(words) < size:
-        words["".join(rng.choice(_SYLLABLES, size=int(rng.integers(2, 5))))] = None
-    return list(words)
+@dataclass(frozen=True)
+class Timing:
+    p50_ms: float
+    p95_ms: float
+    cpu_ms: float
+    total: str
+
+    def meets_goal(self, path: str) -> bool:
+        if path.startswith("/v1/insights"):
+            return self.p50_ms <= INSIGHTS_GOAL_P50_MS
+        return self.p50_ms <= SEARCH_GOAL_P50_MS and self.p95_ms <= SEARCH_GOAL_P95_MS
 
 
-def zipf_probabilities(size: int) -> np.ndarray:
-    weights = 1.0 / np.arange(1, size + 1)
-    return weights / weights.sum()
-
-
-def _copy_rows(values: list[tuple[object, ...]]) -> bytes:
-    """COPY's text format; the generated values hold no tab, newline or backslash."""
-    return "".join("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in values).encode()
-
-
-def document_chunks(count: int, seed: int = 14) -> Iterator[tuple[bytes, bytes]]:
-    """COPY data for `documents` and `document_entities`, CHUNK documents at a time."""
-    rng = np.random.default_rng(seed)
-    words = np.array(vocabulary(rng, VOCABULARY))
-    first, last = vocabulary(rng, ENTITY_NAMES), vocabulary(rng, ENTITY_NAMES)
-    names = [f"{a.capitalize()} {b.capitalize()}" for a, b in zip(first, last, strict=True)]
-    word_p, name_p = zipf_probabilities(VOCABULARY), zipf_probabilities(ENTITY_NAMES)
-    for start in range(0, count, CHUNK):
-        size = min(CHUNK, count - start)
-        tokens = words[rng.choice(VOCABULARY, size=(size, WORDS_PER_DOCUMENT), p=word_p)]
-        titles = words[rng.choice(VOCABULARY, size=(size, 8), p=word_p)]
-        # Oldest first, as ingest appends them: the table's order follows `created_at`.
-        ages = DAYS * 86_400 * (1 - (start + np.arange(size) + rng.uniform(0, 1, size=size)) / count)
-        compounds = rng.uniform(-1, 1, size=size)
-        documents, entities = [], []
-        for i in range(size):
-            doc_id, created = uuid.uuid4(), (NOW - timedelta(seconds=float(ages[i]))).isoformat()
-            picked = sorted(
-                {names[n] for n in rng.choice(ENTITY_NAMES, size=int(rng.integers(1, 5)), p=name_p)}
-            )
-            text = " ".join(tokens[i]) + ". " + " and ".join(picked) + "."
-            label = "positive" if compounds[i] > 0.3 else "negative" if compounds[i] < -0.3 else "neutral"
-            documents.append((
-                doc_id, TENANT, SOURCES[(start + i) % len(SOURCES)], " ".join(titles[i]).capitalize(), "done",
-                text, "en", hashlib.sha256(text.encode()).hexdigest(),
-                json.dumps([{"text": e, "label": "PERSON", "count": 1} for e in picked]),
-                json.dumps(list(tokens[i][:5])), round(float(compounds[i]), 4), label, "{}", "{}",
-                created, created, created, created,
-            ))  # fmt: skip
-            entities += [(doc_id, TENANT, e, "PERSON", 1, created) for e in picked]
-        yield _copy_rows(documents), _copy_rows(entities)
-
-
-def seed(database_url: str, count: int) -> tuple[list[str], float]:
-    """Fill the database; the vocabulary, most frequent first, and the seconds it took."""
-    started = time.monotonic()
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        # Built again after the load, as the migrations define it: far faster than row by row.
-        search_index = connection.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_documents_search'"
-        ).fetchone()[0]
-        connection.execute("DROP INDEX ix_documents_search")
-        for number, (documents, entities) in enumerate(document_chunks(count), 1):
-            with connection.cursor() as cursor:
-                with cursor.copy(f"COPY documents ({', '.join(DOCUMENT_COLUMNS)}) FROM STDIN") as copy:
-                    copy.write(documents)
-                with cursor.copy(f"COPY document_entities ({', '.join(ENTITY_COLUMNS)}) FROM STDIN") as copy:
-                    copy.write(entities)
-            print(
-                f"  seeded {min(number * CHUNK, count):,} documents ({time.monotonic() - started:.0f} s)",
-                flush=True,
-            )
-        connection.execute("SET maintenance_work_mem = '512MB'")
-        connection.execute(search_index)
-        connection.execute("VACUUM ANALYZE")
-    return vocabulary(np.random.default_rng(14), VOCABULARY), time.monotonic() - started
-
-
-def queries(words: list[str]) -> dict[str, tuple[str, dict[str, str | int]]]:
-    """The issue's queries; word rank 3 is in nearly every document, rank 15,000 in about one in 200."""
+def queries(words: list[str]) -> dict[str, tuple[str, Params]]:
+    """The issue's queries. Word rank 3 is in nearly every document, rank 30 in about one in three,
+    rank 15,000 in about one in a thousand; ranks 1 and 2 side by side make a phrase that occurs."""
     common, second, rare = words[2], words[29], words[14_999]
     month_ago = (NOW - timedelta(days=30)).isoformat()
+    search: dict[str, Params] = {
+        "common word": {"q": common},
+        "two words": {"q": f"{common} {second}"},
+        "phrase": {"q": f'"{words[0]} {words[1]}"'},
+        "rare word": {"q": rare},
+        # What a user has typed so far of a common word: the last word matches as a prefix.
+        "prefix": {"q": common[:4] if len(common) > 4 else common[:3]},
+        "word + sentiment + source + 30 days": {
+            "q": second, "sentiment": "negative", "source": "rss-world", "from": month_ago,
+        },
+        "common word, page 50": {"q": common, "offset": 980, "limit": 20},
+        "common word, deepest page": {"q": common, "offset": 9_900, "limit": 100},
+        "no text, newest": {},
+    }  # fmt: skip
+    windows: dict[str, Params] = {
+        "all time": {},
+        "30 days": {"from": month_ago},
+        "one source": {"source": "rss-world"},
+    }
     return {
-        "search: common word": ("/v1/search", {"q": common}),
-        "search: two words": ("/v1/search", {"q": f"{common} {second}"}),
-        "search: phrase": ("/v1/search", {"q": f'"{words[0]} {words[1]}"'}),
-        "search: rare word": ("/v1/search", {"q": rare}),
-        "search: common word, page 50": ("/v1/search", {"q": common, "offset": 980, "limit": 20}),
-        "search: word + sentiment + source + 30 days": (
-            "/v1/search",
-            {"q": second, "sentiment": "negative", "source": "rss-world", "from": month_ago},
-        ),
-        "search: no text, newest": ("/v1/search", {}),
-        "insights: entities": ("/v1/insights/entities", {}),
-        "insights: sentiment": ("/v1/insights/sentiment", {}),
+        **{f"search: {name}": ("/v1/search", params) for name, params in search.items()},
+        **{
+            f"insights: {kind}, {window}": (f"/v1/insights/{kind}", params)
+            for kind in ("sentiment", "entities")
+            for window, params in windows.items()
+        },
     }
 
 
-def time_queries(base_url: str, pid: int, key: str, repeat: int, words: list[str]) -> None:
-    print(f"{'query':46} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8}  total")
+def time_queries(base_url: str, pid: int, key: str, repeat: int, words: list[str]) -> dict[str, Timing]:
+    timings: dict[str, Timing] = {}
+    print(f"{'query':48} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8}  {'goal':4}  total")
     with httpx.Client(base_url=base_url, headers={"X-API-Key": key}, timeout=600) as client:
         for name, (path, params) in queries(words).items():
             for _ in range(2):
@@ -160,12 +99,70 @@ def time_queries(base_url: str, pid: int, key: str, repeat: int, words: list[str
                 walls.append(time.perf_counter() - started)
             cpu = (cpu_seconds(pid) - cpu_before) / repeat
             walls.sort()
-            p95 = walls[min(len(walls) - 1, int(0.95 * len(walls)))]
             body = answer.json()
             total = f"{body['total']:,} ({body.get('total_relation', 'eq')})" if "total" in body else "-"
+            timing = Timing(
+                statistics.median(walls) * 1e3, walls[min(len(walls) - 1, int(0.95 * len(walls)))] * 1e3,
+                cpu * 1e3, total,
+            )  # fmt: skip
+            timings[name] = timing
+            goal = "ok" if timing.meets_goal(path) else "MISS"
             print(
-                f"{name:46} {statistics.median(walls) * 1e3:8.1f} {p95 * 1e3:8.1f} {cpu * 1e3:8.1f}  {total}"
+                f"{name:48} {timing.p50_ms:8.1f} {timing.p95_ms:8.1f} {timing.cpu_ms:8.1f}  {goal:4}  {total}"
             )
+    return timings
+
+
+def print_growth(results: dict[int, dict[str, Timing]]) -> None:
+    """Each query's p50 at one size over its p50 at the size before: 1.0 is flat, 10 is linear in
+    the documents when the sizes are 10x apart."""
+    sizes = sorted(results)
+    steps = list(itertools.pairwise(sizes))
+    if not steps:
+        return
+    headers = [f"{_short(a)} -> {_short(b)}" for a, b in steps]
+    print(f"\ngrowth of p50 ({', '.join(f'{b // a}x the documents' for a, b in steps)})")
+    print(f"{'query':48} " + " ".join(f"{h:>16}" for h in headers))
+    for name in results[sizes[0]]:
+        factors = [results[b][name].p50_ms / max(results[a][name].p50_ms, 1e-6) for a, b in steps]
+        print(f"{name:48} " + " ".join(f"{f:15.1f}x" for f in factors))
+
+
+def _short(size: int) -> str:
+    if size % 1_000_000 == 0:
+        return f"{size // 1_000_000}M"
+    return f"{size // 1_000}k" if size % 1_000 == 0 else f"{size:,}"
+
+
+@contextmanager
+def local_environment() -> Iterator[dict[str, str]]:
+    """Local mode as a new user gets it: no DATABASE_URL or REDIS_URL, a SQLite file in a temporary
+    SIE_DATA_DIR, migrated to head; sets the environment, so call it before `sie` is imported."""
+    with tempfile.TemporaryDirectory(prefix="sie-scale-") as data_dir:
+        for name in ("DATABASE_URL", "DATABASE_READ_URL", "REDIS_URL", "MEILISEARCH_URL"):
+            os.environ.pop(name, None)
+        env = {"ENVIRONMENT": "development", "SIE_DATA_DIR": data_dir, "SEARCH_BACKEND": "database"}
+        os.environ.update({**env, "LOG_LEVEL": "warning"})
+        from sie.core.db import get_engine, migrate
+        from sie.core.search.database import DatabaseSearch
+
+        migrate("head")
+        DatabaseSearch().ensure_ready()  # the FTS5 table, as the API's first search makes it
+        try:
+            yield env
+        finally:
+            get_engine().dispose()
+
+
+def clear_sqlite() -> None:
+    """Empty local mode's tables between sizes (the file and its schema stay)."""
+    from sqlalchemy import text
+
+    from sie.core.db import session_scope
+
+    with session_scope() as session:
+        for table in ("documents_fts", "jobs", "document_entities", "documents"):
+            session.execute(text(f"DELETE FROM {table}"))
 
 
 def explain(words: list[str]) -> None:
@@ -196,19 +193,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--documents", type=int, default=1_000_000)
+    parser.add_argument(
+        "--sizes", "--documents", default=DEFAULT_SIZES, help="comma-separated document counts"
+    )
+    parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
-    with scratch_environment() as env:
-        print(f"seeding {args.documents:,} documents")
-        words, seconds = seed(env["DATABASE_URL"].replace("+psycopg", ""), args.documents)
-        print(f"seeded in {seconds:.0f} s ({args.documents / seconds:,.0f} documents/s)\n")
-        key = bench_api_key(TENANT)
-        with api_process(env) as (base_url, process):
-            time_queries(base_url, process.pid, key, args.repeat, words)
-        if args.explain:
-            explain(words)
+    sizes = sorted(int(size.replace("_", "")) for size in args.sizes.split(","))
+    environment = scratch_environment() if args.backend == "postgres" else local_environment()
+    results: dict[int, dict[str, Timing]] = {}
+    with environment as env:
+        words, key = corpus_words(), bench_api_key(TENANT)
+        for size in sizes:
+            print(f"\n== {size:,} documents, {args.backend} ==\nseeding")
+            if args.backend == "postgres":
+                seconds = seed_postgres(env["DATABASE_URL"].replace("+psycopg", ""), size)
+            else:
+                clear_sqlite()
+                seconds = seed_sqlite(size)
+            print(f"seeded in {seconds:.0f} s ({size / seconds:,.0f} documents/s)\n")
+            with api_process(env) as (base_url, process):
+                results[size] = time_queries(base_url, process.pid, key, args.repeat, words)
+            if args.explain and args.backend == "postgres":
+                explain(words)
+    print_growth(results)
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ def declared_methods(openapi: dict[str, Any], path: str) -> set[str]:
     ("method", "url", "path"),
     [
         ("GET", "/v1/documents/upload", "/v1/documents/upload"),
-        ("DELETE", f"/v1/documents/{uuid.uuid4()}", "/v1/documents/{document_id}"),
+        ("PUT", f"/v1/documents/{uuid.uuid4()}", "/v1/documents/{document_id}"),
         ("POST", "/v1/sources/a-name", "/v1/sources/{name}"),
         ("GET", "/ingest", "/ingest"),
     ],
@@ -204,9 +204,22 @@ def resolved_links(
             "/v1/documents",
             "post",
             "202",
-            {("/v1/jobs/{job_id}", "get"), ("/v1/documents/{document_id}", "get")},
+            {
+                ("/v1/jobs/{job_id}", "get"),
+                ("/v1/documents/{document_id}", "get"),
+                ("/v1/documents/{document_id}", "delete"),
+            },
         ),
-        ("/ingest", "post", "202", {("/v1/jobs/{job_id}", "get"), ("/v1/documents/{document_id}", "get")}),
+        (
+            "/ingest",
+            "post",
+            "202",
+            {
+                ("/v1/jobs/{job_id}", "get"),
+                ("/v1/documents/{document_id}", "get"),
+                ("/v1/documents/{document_id}", "delete"),
+            },
+        ),
         (
             "/v1/sources",
             "post",

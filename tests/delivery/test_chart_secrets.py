@@ -40,6 +40,9 @@ SECRET_FIELDS = {
     "the password in secrets.databaseUrl": lambda secret: {
         "databaseUrl": f"postgresql://sie:{secret}@db.example.internal:5432/sie"
     },
+    "the password in secrets.databaseReadUrl": lambda secret: {
+        "databaseReadUrl": f"postgresql://sie:{secret}@db-replica.example.internal:5432/sie"
+    },
     "the password in secrets.redisUrl": lambda secret: {
         "redisUrl": f"redis://:{secret}@redis.example.internal:6379/0"
     },

@@ -113,6 +113,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         {"url": "/v1/documents/upload", "files": {"file": ("note.txt", b"A scoped upload.")}},
     ),
     ("GET", "/v1/documents/{document_id}"): ("read", {"url": f"/v1/documents/{ANY_ID}"}),
+    ("DELETE", "/v1/documents/{document_id}"): ("ingest", {"url": f"/v1/documents/{ANY_ID}"}),
     ("GET", "/v1/jobs/{job_id}"): ("read", {"url": f"/v1/jobs/{ANY_ID}"}),
     ("GET", "/v1/jobs"): ("read", {"url": "/v1/jobs"}),
     ("GET", "/v1/queues"): ("admin", {"url": "/v1/queues"}),
@@ -147,6 +148,15 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ),
     ("DELETE", "/v1/sources/{name}"): ("admin", {"url": "/v1/sources/nothing-here"}),
     ("POST", "/v1/sources/{name}/sync"): ("admin", {"url": "/v1/sources/nothing-here/sync"}),
+    # `{tenant}`: the tenant of the key the request is sent with.
+    ("GET", "/v1/admin/tenants/{tenant}/retention"): (
+        "admin",
+        {"url": "/v1/admin/tenants/{tenant}/retention"},
+    ),
+    ("PUT", "/v1/admin/tenants/{tenant}/retention"): (
+        "admin",
+        {"url": "/v1/admin/tenants/{tenant}/retention", "json": {"retention_days": None}},
+    ),
 }
 
 
@@ -164,6 +174,7 @@ def test_every_route_needs_its_scope(client: TestClient, operation: tuple[str, s
     method, _ = operation
     needed, request = OPERATIONS[operation]
     tenant = f"t-{uuid.uuid4().hex[:8]}"
+    request = {**request, "url": request["url"].replace("{tenant}", tenant)}
     keys = {scope: make_key(tenant, scopes=(scope,)) for scope in ("ingest", "read", "admin")}
 
     assert client.request(method, **request).status_code == 401
@@ -215,6 +226,7 @@ def test_no_route_reaches_another_tenants_objects(
         )
 
     assert attempt("GET", "/v1/documents/{document_id}", f"/v1/documents/{document_id}").status_code == 404
+    assert attempt("DELETE", "/v1/documents/{document_id}", f"/v1/documents/{document_id}").status_code == 404
     assert attempt("GET", "/v1/jobs/{job_id}", f"/v1/jobs/{job_id}").status_code == 404
     assert attempt("GET", "/v1/jobs", "/v1/jobs", params={"document_id": document_id}).json()["count"] == 0
     assert job_id not in attempt("GET", "/v1/jobs", "/v1/jobs").text
@@ -286,6 +298,11 @@ def test_no_route_reaches_another_tenants_objects(
     assert attempt("PUT", "/v1/sources/{name}", f"/v1/sources/{name}", json=other_url).status_code == 201
     foreign = {"name": f"planted-{run}", "tenant": owner.tenant, **other_url}
     assert attempt("POST", "/v1/sources", "/v1/sources", json=foreign).status_code == 403
+    # Tenant settings: neither read nor set without the system scope.
+    retention = ("/v1/admin/tenants/{tenant}/retention", f"/v1/admin/tenants/{owner.tenant}/retention")
+    assert attempt("GET", *retention).status_code == 403
+    assert attempt("PUT", *retention, json={"retention_days": 1}).status_code == 403
+    assert client.get(retention[1], headers=owner.headers).json()["retention_days"] is None
 
     assert reached == v1_operations(client)
     # The owner's objects are as they were.

@@ -12,7 +12,6 @@ from sie.core.errors import ServiceUnavailable
 from sie.core.models import Document, DocumentStatus
 from sie.core.search import DatabaseSearch, SearchQuery
 from sie.core.search.database import leading_snippet
-from sie.core.search.sqlite_fts import fts5_expression
 from tests.search.conftest import NOW, Corpus
 
 
@@ -250,24 +249,6 @@ def test_postgres_query_uses_the_gin_index():
         plan = connection.execute(text(f"EXPLAIN {sql}")).scalars().all()
 
     assert "ix_documents_search" in "\n".join(plan)
-
-
-@pytest.mark.parametrize(
-    ("q", "expected"),
-    [
-        ("solar panels", '("solar" AND "panels")'),
-        ('"AND ("', '("AND")'),
-        ("a OR b c", '("a") OR ("b" AND "c")'),
-        ("-x y", '(("y")) NOT "x"'),
-        ('"budget report" 2026', '("budget report" AND "2026")'),
-        ("e-mail", '("e mail")'),
-        ("(((", None),
-        ("-x", None),
-        ("or", None),
-    ],
-)
-def test_fts5_expression_quotes_every_term(q: str, expected: str | None):
-    assert fts5_expression(q) == expected
 
 
 def test_leading_snippet():

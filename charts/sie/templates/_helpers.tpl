@@ -109,10 +109,12 @@ annotations agree. `helm template` and `--dry-run` cannot read the cluster: they
 {{/* The chart's secret values; the dev profile points every URL at its own StatefulSets. */}}
 {{- define "sie.secretData" -}}
 {{- $secrets := .Values.secrets }}
+{{- $databaseUrl := $secrets.databaseUrl }}
 {{- if .Values.dev.enabled }}
 {{- include "sie.resolveDevSecrets" . }}
 {{- $dev := .Values.dev.resolvedSecrets }}
-DATABASE_URL: {{ printf "postgresql://sie:%s@%s:5432/sie" $dev.POSTGRES_PASSWORD (include "sie.componentName" (dict "root" . "component" "postgresql")) | b64enc | quote }}
+{{- $databaseUrl = printf "postgresql://sie:%s@%s:5432/sie" $dev.POSTGRES_PASSWORD (include "sie.componentName" (dict "root" . "component" "postgresql")) }}
+DATABASE_URL: {{ $databaseUrl | b64enc | quote }}
 REDIS_URL: {{ printf "redis://%s:6379/0" (include "sie.componentName" (dict "root" . "component" "redis")) | b64enc | quote }}
 API_SECRET_KEY: {{ $dev.API_SECRET_KEY | b64enc | quote }}
 MEILISEARCH_KEY: {{ $dev.MEILISEARCH_KEY | b64enc | quote }}
@@ -127,6 +129,38 @@ MEILISEARCH_KEY: {{ . | b64enc | quote }}
 {{- end }}
 {{- with $secrets.sentryDsn }}
 SENTRY_DSN: {{ . | b64enc | quote }}
+{{- end }}
+{{- with $secrets.databaseReadUrl }}
+DATABASE_READ_URL: {{ . | b64enc | quote }}
+{{- end }}
+{{- if .Values.pgbouncer.enabled }}
+DATABASE_POOLED_URL: {{ include "sie.pooledDatabaseUrl" (dict "root" . "url" $databaseUrl) | b64enc | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+DATABASE_URL with PgBouncer's Service as host and port: same user, password, database and parameters.
+Call with (dict "root" $ "url" <DATABASE_URL>).
+*/}}
+{{- define "sie.pooledDatabaseUrl" -}}
+{{- $pgbouncer := printf "%s:%d" (include "sie.componentName" (dict "root" .root "component" "pgbouncer")) (int .root.Values.pgbouncer.port) }}
+{{- regexReplaceAll "^([^:/]+://([^@/]*@)?)[^/?]*" .url (printf "${1}%s" $pgbouncer) }}
+{{- end }}
+
+{{/*
+The API's, workers' and scheduler's way to the database when PgBouncer runs: DATABASE_URL replaced
+by PgBouncer's URL, and DATABASE_POOL_MODE, so that in transaction pooling SIE never prepares a
+statement on a server connection that the next transaction may not get. Migrations go direct.
+*/}}
+{{- define "sie.pooledDatabaseEnv" -}}
+{{- if .Values.pgbouncer.enabled }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "sie.secretName" . }}
+      key: DATABASE_POOLED_URL
+- name: DATABASE_POOL_MODE
+  value: {{ .Values.pgbouncer.poolMode | quote }}
 {{- end }}
 {{- end }}
 
@@ -167,6 +201,12 @@ WORKER_MAX_TASKS_PER_CHILD: {{ .Values.config.workerMaxTasksPerChild | quote }}
 WORKER_BATCH_SIZE: {{ .Values.config.workerBatchSize | quote }}
 NLP_BATCH_SIZE: {{ .Values.config.nlpBatchSize | quote }}
 RELAY_PENDING_RESEND_SECONDS: {{ .Values.config.relayPendingResendSeconds | quote }}
+{{- with .Values.config.retentionDays }}
+RETENTION_DAYS: {{ . | quote }}
+{{- end }}
+{{- with .Values.config.archiveUrl }}
+ARCHIVE_URL: {{ . | quote }}
+{{- end }}
 {{- range $name, $value := .Values.config.extraEnv }}
 {{ $name }}: {{ $value | quote }}
 {{- end }}
@@ -341,14 +381,14 @@ readinessProbe:
 {{- range splitList "\n" (.Files.Get "files/published-secrets.txt") }}
 {{- if and (trim .) (not (hasPrefix "#" (trim .))) }}{{ $published = append $published (trim . | lower) }}{{ end }}
 {{- end }}
-{{- $given := dict "secrets.apiSecretKey" $v.secrets.apiSecretKey "secrets.meilisearchKey" $v.secrets.meilisearchKey "the password in secrets.databaseUrl" (include "sie.urlPassword" $v.secrets.databaseUrl) "the password in secrets.redisUrl" (include "sie.urlPassword" $v.secrets.redisUrl) }}
+{{- $given := dict "secrets.apiSecretKey" $v.secrets.apiSecretKey "secrets.meilisearchKey" $v.secrets.meilisearchKey "the password in secrets.databaseUrl" (include "sie.urlPassword" $v.secrets.databaseUrl) "the password in secrets.databaseReadUrl" (include "sie.urlPassword" $v.secrets.databaseReadUrl) "the password in secrets.redisUrl" (include "sie.urlPassword" $v.secrets.redisUrl) }}
 {{- with $v.secrets.existingSecret }}
 {{- /* Read during install and upgrade; `helm template` cannot, and the API refuses placeholders at start. */}}
 {{- $stored := (lookup "v1" "Secret" $.Release.Namespace .).data | default dict }}
 {{- range $key := list "API_SECRET_KEY" "MEILISEARCH_KEY" }}
 {{- $_ := set $given (printf "%s in Secret %s" $key $v.secrets.existingSecret) (index $stored $key | default "" | b64dec) }}
 {{- end }}
-{{- range $key := list "DATABASE_URL" "REDIS_URL" }}
+{{- range $key := list "DATABASE_URL" "DATABASE_READ_URL" "REDIS_URL" }}
 {{- $_ := set $given (printf "the password in %s in Secret %s" $key $v.secrets.existingSecret) (include "sie.urlPassword" (index $stored $key | default "" | b64dec)) }}
 {{- end }}
 {{- end }}

@@ -73,6 +73,7 @@ spec:
             # Celery's pool processes write their metrics here; the main process serves the sum.
             - name: PROMETHEUS_MULTIPROC_DIR
               value: /var/run/sie/metrics
+            {{- include "sie.pooledDatabaseEnv" .root | nindent 12 }}
             {{- range $name, $value := .extraEnv }}
             - name: {{ $name }}
               value: {{ $value | quote }}

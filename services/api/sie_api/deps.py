@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from sie.core import metrics
 from sie.core.config import settings
-from sie.core.db import autocommit_read, database_errors, request_session
+from sie.core.db import autocommit_read, database_errors, read_session_scope, request_session
 from sie.core.engine.runtime import get_job_queue
 from sie.core.errors import Forbidden, RateLimited, Unauthorized
 from sie.core.queues import JobQueue
@@ -54,6 +54,17 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_read_session() -> Iterator[Session]:
+    """A session for reads that may trail the latest writes (search, insights, lists): on the
+    replica when DATABASE_READ_URL names one that answers, else on the primary. A route that reads
+    what its caller may just have written (a job's status after submit) takes `SessionDep`."""
+    with read_session_scope() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 async def get_queue() -> JobQueue:

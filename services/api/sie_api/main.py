@@ -28,7 +28,7 @@ from sie_api.errors import install_error_handlers
 from sie_api.limits import BodySizeLimit
 from sie_api.openapi import complete_openapi, refuse_nul_in_query
 from sie_api.responses import V1_ERRORS
-from sie_api.routes import dead_letters, documents, health, insights, jobs, queues, search, sources
+from sie_api.routes import dead_letters, documents, health, insights, jobs, queues, search, sources, tenants
 
 log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.include_router(health.router)
-    for module in (documents, jobs, queues, search, insights, dead_letters, sources):
+    for module in (documents, jobs, queues, search, insights, dead_letters, sources, tenants):
         app.include_router(module.router, responses=V1_ERRORS)
     app.include_router(documents.alias_router, responses=V1_ERRORS)
     complete_openapi(app)

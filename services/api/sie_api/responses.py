@@ -93,6 +93,12 @@ ACCEPTED_LINKS: OpenApiResponses = links(
         "The document, enriched once its job is done",
         document_id="$response.body#/document_id",
     ),
+    DeleteDocument=link(
+        "/v1/documents/{document_id}",
+        "delete",
+        "Delete the document (from search and the insights too)",
+        document_id="$response.body#/document_id",
+    ),
 )
 
 

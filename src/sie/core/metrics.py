@@ -5,11 +5,11 @@ name): never a document id or a raw URL. Workers run several processes: when
 `PROMETHEUS_MULTIPROC_DIR` is set, prometheus-client's multiprocess mode aggregates them, and the
 worker's main process serves the sum on `METRICS_PORT` (`start_worker_metrics_server`).
 
-Who sets what: the API (HTTP, rate limits, submissions, `sie_dependency_up` from /health, and, from
-its relay thread, `sie_queue_length` / `sie_queue_messages` / `sie_dlq_length` via
-`sie.core.engine.backlog`), the workers (stages, documents,
-sentiment, retries, dead letters), the sources (polls) and the operator (scale decisions, replays,
-reconcile errors). docs/observability.md lists every metric with its labels.
+Who sets what: the API (HTTP, rate limits, submissions, `sie_dependency_up` from /health,
+`sie_db_replica_lag_seconds` from /health and /metrics, and, from its relay thread,
+`sie_queue_length` / `sie_queue_messages` / `sie_dlq_length` via `sie.core.engine.backlog`), the
+workers (stages, documents, sentiment, retries, dead letters), the sources (polls) and the operator
+(scale decisions, replays, reconcile errors). docs/observability.md lists every metric with its labels.
 
 `sie_errors_total{component}` names the process that did the work, not the module: the code that
 assembles a process calls `set_component` once at start-up (`api`, `worker`, `ocr-worker`,
@@ -76,6 +76,13 @@ DEPENDENCY_UP = Gauge(
     "sie_dependency_up",
     "1 when the API's last /health check reached the dependency, 0 when it did not",
     ["dependency"],
+    multiprocess_mode="mostrecent",
+)
+# Measured on the replica (DATABASE_READ_URL) when the API serves /health or /metrics; NaN while it
+# cannot be reached. 0 while the replica has replayed all it received (an idle primary is no lag).
+REPLICA_LAG = Gauge(
+    "sie_db_replica_lag_seconds",
+    "Seconds the read replica's replay trails the primary, as the API last measured it (NaN: unreachable)",
     multiprocess_mode="mostrecent",
 )
 HTTP_DURATION = Histogram(

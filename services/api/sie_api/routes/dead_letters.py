@@ -38,7 +38,7 @@ from sie.core.schemas import (
     ReplayRequest,
 )
 from sie.core.security import Principal
-from sie_api.deps import AdminPrincipal, QueueDep, SessionDep, tenant_for
+from sie_api.deps import AdminPrincipal, QueueDep, ReadSessionDep, SessionDep, tenant_for
 from sie_api.responses import TOO_LARGE
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead-letters"])
@@ -58,7 +58,7 @@ def _scope_tenant(principal: Principal, tenant: str | None, all_tenants: bool) -
 @router.get("", response_model=DeadLettersPublic)
 def list_dead_letters(
     principal: AdminPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     state: Annotated[
         LetterState | None,
         Query(

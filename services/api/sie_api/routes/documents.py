@@ -10,16 +10,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, File, Form, Header, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile, status
 from pydantic import BaseModel
 
 from sie.core.config import settings
 from sie.core.engine.ingest import Idempotency, NewDocument, accept
 from sie.core.engine.outbox import Submission
-from sie.core.errors import PayloadTooLarge
+from sie.core.errors import NotFound, PayloadTooLarge
 from sie.core.pipeline.uploads import plan_upload
 from sie.core.repository.documents import document_public, get_tenant_document
 from sie.core.repository.idempotency import request_fingerprint
+from sie.core.repository.removal import remove_documents
 from sie.core.schemas import (
     WITHOUT_NUL,
     Accepted,
@@ -30,6 +31,8 @@ from sie.core.schemas import (
     OcrStrategyName,
     PriorityName,
 )
+from sie.core.search import get_search_backend
+from sie.core.security import Principal
 from sie_api.deps import (
     PresentedKey,
     QueueDep,
@@ -39,6 +42,7 @@ from sie_api.deps import (
     authenticate,
     charge_rate_limit,
     on_accept_thread,
+    require,
 )
 from sie_api.responses import (
     ACCEPTED_LINKS,
@@ -57,6 +61,7 @@ ACCEPT_ONE: dict[str, Any] = {
     "response_model": Accepted,
     "responses": {**CONFLICT, **TOO_LARGE, **RATE_LIMITED, **ACCEPTED_LINKS},
 }
+
 
 def form_choice(names: Any) -> Any:
     """A form field of fixed choices; sent empty it takes its default (FastAPI reads "" as not sent),
@@ -210,3 +215,19 @@ def read_document(document_id: uuid.UUID, principal: ReadPrincipal, session: Ses
     return document_public(
         get_tenant_document(session=session, tenant=principal.tenant, document_id=document_id)
     )
+
+
+# Deleting a document is a document write: the scope that pushes them.
+IngestPrincipal = Annotated[Principal, Depends(require("ingest"))]
+
+
+@router.delete("/{document_id:uuid}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete_document(document_id: uuid.UUID, principal: IngestPrincipal, session: SessionDep) -> Response:
+    """Delete the document with its jobs, dead letters and entities; the insights stop counting it at
+    once (the same transaction), and search finds it no more (removed from the index after that)."""
+    get_tenant_document(session=session, tenant=principal.tenant, document_id=document_id)
+    if not remove_documents(session=session, ids=[document_id]):
+        raise NotFound("document not found")  # deleted by a concurrent request meanwhile
+    session.commit()
+    get_search_backend().delete_documents([str(document_id)])
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

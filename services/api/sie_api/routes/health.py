@@ -2,11 +2,14 @@
 
 `/health` runs a check that succeeded at most once a `HEALTH_CACHE_SECONDS`, however many probes
 ask: a probe storm (or a load balancer polling every instance) cannot load the database, Redis or
-search.
+search. The read replica (DATABASE_READ_URL) is reported beside the checks, never in them: while it
+is down its reads go to the primary, so readiness does not depend on it. Its lag is measured when
+`/health` or `/metrics` is served, at most once a `HEALTH_CACHE_SECONDS` as well.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -17,11 +20,12 @@ from fastapi.responses import JSONResponse
 
 import sie
 from sie.core.config import settings
-from sie.core.db import check_database
+from sie.core.db import ReplicaStatus, check_database, replica_failing, replica_status
 from sie.core.engine.runtime import get_job_queue
 from sie.core.errors import ServiceUnavailable
-from sie.core.metrics import DEPENDENCY_UP, render_latest
+from sie.core.metrics import DEPENDENCY_UP, REPLICA_LAG, render_latest
 from sie.core.schemas import HealthResponse
+from sie.core.schemas.common import ReplicaHealth
 from sie.core.search import get_search_backend
 
 router = APIRouter(tags=["health"])
@@ -67,12 +71,40 @@ class CachedChecks:
         return "ok"
 
 
+class CachedReplica:
+    """The replica's state and lag (`sie_db_replica_lag_seconds`), as `CachedChecks` keeps a check:
+    one that reached the replica serves for `ttl` seconds, unless a read failed to reach it since;
+    one that did not is measured again."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._status: ReplicaStatus | None = None
+        self._until = 0.0
+
+    def get(self) -> ReplicaStatus | None:
+        with self._lock:
+            stale = self._status is None or self._status.state == "down" or replica_failing()
+            if stale or time.monotonic() >= self._until:
+                self._status = replica_status()
+                self._until = time.monotonic() + self.ttl
+            status = self._status
+        if status is not None:
+            REPLICA_LAG.set(math.nan if status.lag_seconds is None else status.lag_seconds)
+        return status
+
+
 _checks = CachedChecks(HEALTH_CACHE_SECONDS)
+_replica = CachedReplica(HEALTH_CACHE_SECONDS)
+
+
+def _health() -> tuple[dict[str, str], ReplicaStatus | None]:
+    return _checks.get(), _replica.get()
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def health() -> JSONResponse:
-    checks = await run_in_threadpool(_checks.get)
+    checks, replica = await run_in_threadpool(_health)
     healthy = all(value in ("ok", "in-process") for value in checks.values())
     body = HealthResponse(
         status="ok" if healthy else "degraded",
@@ -80,6 +112,7 @@ async def health() -> JSONResponse:
         search_backend=settings.effective_search_backend,
         queue=get_job_queue().name,
         version=sie.__version__,
+        replica=None if replica is None else ReplicaHealth(**vars(replica)),
     )
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
@@ -92,5 +125,6 @@ def livez() -> dict[str, str]:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics() -> Response:
+    _replica.get()
     payload, content_type = render_latest()
     return Response(payload, media_type=content_type)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from sie.core.repository.insights import InsightWindow, entities_by_day, sentiment_by_day
 from sie.core.schemas import DateTimeInput, EntityInsights, SentimentInsights
-from sie_api.deps import ReadPrincipal, SessionDep
+from sie_api.deps import ReadPrincipal, ReadSessionDep
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
 
@@ -20,7 +20,7 @@ ToFilter = Annotated[DateTimeInput | None, Query(alias="to")]
 @router.get("/sentiment", response_model=SentimentInsights)
 def sentiment_insights(
     principal: ReadPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     source: SourceFilter = None,
     date_from: FromFilter = None,
     date_to: ToFilter = None,
@@ -33,7 +33,7 @@ def sentiment_insights(
 @router.get("/entities", response_model=EntityInsights)
 def entity_insights(
     principal: ReadPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     source: SourceFilter = None,
     date_from: FromFilter = None,
     date_to: ToFilter = None,

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query
 
 from sie.core.repository.jobs import get_tenant_job, job_public, recent_jobs
 from sie.core.schemas import JobPublic, JobsPublic, JobStatusName
-from sie_api.deps import ReadPrincipal, SessionDep
+from sie_api.deps import ReadPrincipal, ReadSessionDep, SessionDep
 from sie_api.responses import NOT_FOUND
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
+# On the primary: a client reads the job it was just given; a replica may not have it yet.
 @router.get("/{job_id}", response_model=JobPublic, responses=NOT_FOUND)
 def read_job(job_id: uuid.UUID, principal: ReadPrincipal, session: SessionDep) -> JobPublic:
     return job_public(get_tenant_job(session=session, tenant=principal.tenant, job_id=job_id))
@@ -23,7 +24,7 @@ def read_job(job_id: uuid.UUID, principal: ReadPrincipal, session: SessionDep) -
 @router.get("", response_model=JobsPublic)
 def list_jobs(
     principal: ReadPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     status: JobStatusName | None = None,
     document_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -38,7 +38,7 @@ from sie.core.sources.repository import (
     update_source,
     upsert_source,
 )
-from sie_api.deps import AdminPrincipal, SessionDep, tenant_for
+from sie_api.deps import AdminPrincipal, ReadSessionDep, SessionDep, tenant_for
 from sie_api.responses import CONFLICT, NOT_FOUND, SOURCE_LINKS, TOO_LARGE, links
 
 
@@ -122,7 +122,7 @@ def upsert(
 @router.get("", response_model=SourcesPublic)
 def list_all(
     principal: AdminPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     # Bounded: an offset past PostgreSQL's bigint was a database error, not a 422.
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

@@ -8,7 +8,9 @@ from sie.core.models.api import ApiKey, IdempotencyRecord
 from sie.core.models.base import Base, DocumentStatus, JobKind, JobStatus, Priority, UtcDateTime, utcnow
 from sie.core.models.documents import Document, DocumentBlob, DocumentEntity
 from sie.core.models.jobs import DeadLetter, Job
+from sie.core.models.rollups import EntityDayRollup, EntityRollup, SentimentRollup
 from sie.core.models.sources import Source, SourceItem
+from sie.core.models.tenants import TenantSettings
 
 __all__ = [
     "ApiKey",
@@ -18,13 +20,17 @@ __all__ = [
     "DocumentBlob",
     "DocumentEntity",
     "DocumentStatus",
+    "EntityDayRollup",
+    "EntityRollup",
     "IdempotencyRecord",
     "Job",
     "JobKind",
     "JobStatus",
     "Priority",
+    "SentimentRollup",
     "Source",
     "SourceItem",
+    "TenantSettings",
     "UtcDateTime",
     "utcnow",
 ]

@@ -4,7 +4,7 @@ PostgreSQL matches the stored, weighted `documents.search_vector` through its GI
 ranks a bounded set of candidates (`postgres`); SQLite (local mode) keeps an FTS5 table beside
 `documents` (`sqlite_fts`).
 Either way a document is searchable once its status is `done` and `index_documents` has stamped
-`indexed_at`.
+`indexed_at`. Searches read from the replica when `DATABASE_READ_URL` names one that answers.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sie.core.config import Settings
-from sie.core.db import get_engine
+from sie.core.db import get_engine, read_session_scope
 from sie.core.errors import ServiceUnavailable
 from sie.core.models import Document, utcnow
 from sie.core.search.base import TOTAL_EXACT_UP_TO, SearchDocument, SearchQuery, SearchResults
@@ -122,7 +122,7 @@ class DatabaseSearch:
         # 0.19 s newest first).
         capped = select(literal(1)).select_from(source).where(*conditions).order_by(*count_order)
         capped = capped.limit(TOTAL_EXACT_UP_TO + 1)
-        with self._session() as session:
+        with self._reading() as session:
             counted = session.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
             rows = session.execute(stmt).all()
         if counted > TOTAL_EXACT_UP_TO:
@@ -132,6 +132,20 @@ class DatabaseSearch:
     def _ensure_ready(self) -> None:
         if not self._ready:
             self.ensure_ready()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A search's transaction: on the replica of the settings' database when it has one that
+        answers (`read_session_scope`), else as `_session`; a backend built on another engine reads there."""
+        if self._engine is not get_engine():
+            with self._session() as session:
+                yield session
+            return
+        try:
+            with read_session_scope() as session:
+                yield session
+        except ServiceUnavailable as exc:
+            raise ServiceUnavailable("search", str(exc)) from exc
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

@@ -7,6 +7,9 @@ Ranking is bounded: only the RANK_WINDOW newest matches are ranked by relevance,
 first; older matches follow, newest first, unranked. A common word matching most of a million
 documents thus costs one bounded read, never a rank of every match. Below RANK_WINDOW matches,
 every match is ranked.
+
+The query text is read by `query_text` (shared with SQLite) and handed to `to_tsquery` as one
+bound value in which every word is a quoted lexeme, so user text is never tsquery syntax.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from sie.core.models import Document
 from sie.core.search.base import SearchDocument, SearchQuery
+from sie.core.search.query_text import parse, tsquery_text
 from sie.core.search.sql import TextMatches, document_filters, hit_columns
 
 PG_HEADLINE_OPTIONS = "StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=2"
@@ -36,8 +40,11 @@ class PostgresFullText:
     def remove(self, session: Session, ids: Sequence[uuid.UUID]) -> None:
         return None
 
-    def matches(self, query: SearchQuery, q: str) -> TextMatches:
-        tsquery = func.websearch_to_tsquery(literal_column("'english'"), q)
+    def matches(self, query: SearchQuery, q: str) -> TextMatches | None:
+        parsed = parse(q)
+        if parsed is None:
+            return None
+        tsquery = func.to_tsquery(literal_column("'english'"), tsquery_text(parsed))
         conditions = [*document_filters(query), Document.search_vector.op("@@")(tsquery)]
         newest_first = (Document.created_at.desc(), Document.id)
         # Every row the page can reach, and no more: the ranked window, or the page's end if deeper.

@@ -28,6 +28,7 @@ from sie.core.pipeline.fingerprint import content_hash
 from sie.core.pipeline.html_meta import as_stored
 from sie.core.pipeline.types import Enrichment, ExtractedText, PageMetadata, PageText
 from sie.core.queues import JobQueue
+from sie.core.repository.rollups import RollupDelta, apply_rollups, stored_delta
 from sie.core.search import SearchDocument
 
 # Per job stored now: what to index, or None when its content duplicates another document.
@@ -92,11 +93,16 @@ def _store_batch(batch: Sequence[Enriched]) -> Stored:
         rows = _BatchRows(
             jobs, _documents(session, document_ids), _content_owners(session, pending, hashes), hashes
         )
-        # A retried job replaces what an earlier attempt stored; the upload is not needed any more.
+        # A retried job replaces what an earlier attempt stored (its share of the daily rollups
+        # included); the upload is not needed any more.
+        rollups = stored_delta(session=session, documents=list(rows.documents.values()), sign=-1)
         session.execute(delete(DocumentEntity).where(DocumentEntity.document_id.in_(document_ids)))
         session.execute(delete(DocumentBlob).where(DocumentBlob.document_id.in_(document_ids)))
         now = utcnow()
-        return {item.job.job_id: _store_one(session, item, rows, now) for item in pending}
+        stored = {item.job.job_id: _store_one(session, item, rows, now, rollups) for item in pending}
+        # In this transaction: the insights count a document exactly when its result is committed.
+        apply_rollups(session=session, delta=rollups)
+        return stored
 
 
 def _documents(session: Session, document_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Document]:
@@ -116,7 +122,9 @@ def _content_owners(
     return {(tenant, text_hash): document_id for tenant, text_hash, document_id in rows}
 
 
-def _store_one(session: Session, item: Enriched, rows: _BatchRows, now: datetime) -> SearchDocument | None:
+def _store_one(
+    session: Session, item: Enriched, rows: _BatchRows, now: datetime, rollups: RollupDelta
+) -> SearchDocument | None:
     job, document = rows.jobs[item.job.job_id], rows.documents[item.job.document_id]
     text_hash = rows.hashes[item.job.job_id]
     job.status, job.finished_at, job.error, job.error_kind = JobStatus.done, now, None, None
@@ -125,7 +133,9 @@ def _store_one(session: Session, item: Enriched, rows: _BatchRows, now: datetime
         document.status, document.duplicate_of, document.processed_at = DocumentStatus.duplicate, owner, now
         return None
     _fill_document(document, item, text_hash, now)
-    session.add_all(_entity_rows(document, item.enrichment))
+    entities = list(_entity_rows(document, item.enrichment))
+    session.add_all(entities)
+    rollups.add(document, ((entity.text, entity.label, entity.count) for entity in entities), 1)
     return search_document(document)
 
 

@@ -14,6 +14,7 @@ from functools import cache
 
 from sie.core import metrics
 from sie.core.config import settings
+from sie.core.engine.retention import start_retention_thread
 from sie.core.engine.runtime import get_job_queue
 from sie.core.engine.scheduler.claim import ClaimedSource, claim_sources
 from sie.core.engine.scheduler.items import PollCounts, take_items, unique_items, unknown_items
@@ -170,4 +171,6 @@ def run_due_sources() -> list[PollResult]:
 
 
 def run_scheduler(stop_event: threading.Event) -> None:
+    # The scheduler is the one long-running periodic process: retention runs here once an hour.
+    start_retention_thread(stop_event)
     default_scheduler().run(stop_event)
