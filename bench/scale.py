@@ -161,7 +161,7 @@ def clear_sqlite() -> None:
     from sie.core.db import session_scope
 
     with session_scope() as session:
-        for table in ("documents_fts", "jobs", "document_entities", "documents"):
+        for table in ("documents_fts", "jobs", "document_entities", "document_contents", "documents"):
             session.execute(text(f"DELETE FROM {table}"))
 
 

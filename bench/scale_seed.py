@@ -4,9 +4,10 @@ Documents of about 150 words drawn from a generated vocabulary with Zipf frequen
 title, one to four entities from a Zipf-distributed list of names (with their `document_entities`
 rows), a sentiment label and compound, one of five sources (the feeds' documents with a URL, a
 site and a publication date), a creation time spread over 90 days (oldest first, in the order
-ingest writes them), and the `done` ingest job that made each one. Every document is `done` and
-indexed; the daily rollups are rebuilt from them with `sie.core.repository.rollups`, as
-`sie insights rebuild` does.
+ingest writes them), the `done` ingest job that made each one, and its `document_contents` row
+(the dedup key). Every document is `done` and indexed; on a partitioned database the month
+partitions exist, as the scheduler makes them ahead of time; the daily rollups are rebuilt from
+the documents with `sie.core.repository.rollups`, as `sie insights rebuild` does.
 
 PostgreSQL is filled with COPY (the stored search vector is a generated column: the database
 computes it), its full-text indexes dropped for the load and built after it. SQLite (local mode)
@@ -47,6 +48,7 @@ DOCUMENT_COLUMNS = (
     "indexed_at", "processed_at", "created_at", "updated_at",
 )  # fmt: skip
 ENTITY_COLUMNS = ("document_id", "tenant", "text", "label", "count", "created_at")
+CONTENT_COLUMNS = ("tenant", "content_hash", "document_id")
 JOB_COLUMNS = (
     "id", "tenant", "document_id", "kind", "priority", "queue", "status", "attempts", "options",
     "enqueued_at", "started_at", "finished_at", "created_at", "updated_at",
@@ -58,6 +60,8 @@ class Chunk:
     documents: list[dict[str, Any]]
     entities: list[dict[str, Any]]
     jobs: list[dict[str, Any]]
+    # `document_contents`: which document holds each content of a tenant (the dedup key).
+    contents: list[dict[str, Any]]
 
 
 def vocabulary(rng: np.random.Generator, size: int) -> list[str]:
@@ -91,7 +95,7 @@ def corpus(count: int) -> Iterator[Chunk]:
         titles = words[rng.choice(VOCABULARY, size=(size, 8), p=word_p)]
         ages = DAYS * 86_400 * (1 - (start + np.arange(size) + rng.uniform(0, 1, size=size)) / count)
         compounds = rng.uniform(-1, 1, size=size)
-        chunk = Chunk([], [], [])
+        chunk = Chunk([], [], [], [])
         for i in range(size):
             picked = sorted(set(rng.choice(ENTITY_NAMES, size=int(rng.integers(1, 5)), p=name_p).tolist()))
             entities = [{"text": names[n], "label": ENTITY_LABELS[n % 3], "count": 1} for n in picked]
@@ -111,6 +115,9 @@ def corpus(count: int) -> Iterator[Chunk]:
                 for e in entities
             ]
             chunk.jobs.append(_job(document["id"], created))
+            chunk.contents.append(
+                {key: document[key] for key in ("tenant", "content_hash")} | {"document_id": document["id"]}
+            )
         yield chunk
 
 
@@ -174,7 +181,9 @@ def seed_postgres(database_url: str, count: int) -> float:
     """
     started = time.monotonic()
     with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute("TRUNCATE documents CASCADE")
+        # No foreign key ties the children to `documents` once it is partitioned: each by name.
+        connection.execute("TRUNCATE documents, document_entities, document_contents, jobs CASCADE")
+        _month_partitions()
         # Built again after the load, as the migrations define them: far faster than row by row.
         text_indexes = [
             (name, definition.replace(" ON ONLY ", " ON "))
@@ -189,12 +198,13 @@ def seed_postgres(database_url: str, count: int) -> float:
             ("documents", DOCUMENT_COLUMNS),
             ("document_entities", ENTITY_COLUMNS),
             ("jobs", JOB_COLUMNS),
+            ("document_contents", CONTENT_COLUMNS),
         )
         seeded = 0
         for chunk in corpus(count):
             with connection.cursor() as cursor:
                 for (table, columns), rows in zip(
-                    tables, (chunk.documents, chunk.entities, chunk.jobs), strict=True
+                    tables, (chunk.documents, chunk.entities, chunk.jobs, chunk.contents), strict=True
                 ):
                     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                         copy.write(_copy_rows(rows, columns))
@@ -213,7 +223,7 @@ def seed_sqlite(count: int) -> float:
     from sqlalchemy import insert
 
     from sie.core.db import session_scope
-    from sie.core.models import Document, DocumentEntity, Job
+    from sie.core.models import Document, DocumentContent, DocumentEntity, Job
     from sie.core.search.database import DatabaseSearch
 
     started, seeded = time.monotonic(), 0
@@ -224,6 +234,7 @@ def seed_sqlite(count: int) -> float:
             session.execute(insert(Document.__table__), chunk.documents)
             session.execute(insert(DocumentEntity.__table__), chunk.entities)
             session.execute(insert(Job.__table__), chunk.jobs)
+            session.execute(insert(DocumentContent.__table__), chunk.contents)
         # The backend's own write: stamps `indexed_at` and fills the FTS5 table, as the worker does.
         search.index_documents([_search_document(document) for document in chunk.documents])
         seeded += len(chunk.documents)
@@ -241,6 +252,18 @@ def _search_document(row: dict[str, Any]) -> Any:
         entities=[e["text"] for e in row["entities"]], keywords=row["keywords"],
         sentiment_label=row["sentiment_label"], sentiment_compound=row["sentiment_compound"], language="en",
     )  # fmt: skip
+
+
+def _month_partitions() -> None:
+    """The month partitions 90 days of ingest leave (the scheduler makes each month's ahead of
+    time), so rows land in their month and not in DEFAULT; nothing where `documents` is a plain table."""
+    from sie.core.db import session_scope
+    from sie.core.repository.partitions import ensure_partitions
+
+    with session_scope() as session:
+        # Each call makes a month and the two after it: 90 days back, then now.
+        for days_ago in (DAYS, 0):
+            ensure_partitions(session=session, now=NOW - timedelta(days=days_ago))
 
 
 def rebuild_rollups() -> None:

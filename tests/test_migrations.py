@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +37,13 @@ def alembic(*args: str, database_url: str) -> str:
 
 # Alembic cannot compare expression indexes; this GIN index exists only in the migration (PostgreSQL).
 MIGRATION_ONLY_INDEXES = {"ix_documents_search"}
+# The month and DEFAULT partitions (`sie.core.repository.partitions`): the database's, not the models'.
+PARTITION = re.compile(r"^(documents|document_entities)_(p\d{4}_\d{2}|default)$")
 
 
 def _compared(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    if type_ == "table" and name and PARTITION.match(name):
+        return False
     return not (type_ == "index" and name in MIGRATION_ONLY_INDEXES)
 
 

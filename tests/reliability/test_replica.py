@@ -20,10 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event, text
 
 from bench.processes import free_port, wait_until
-from sie.core import db
+from sie.core import replica as replica_module
 from sie.core.config import settings
-from sie.core.db import read_session_scope, replica_status
 from sie.core.models import Document, DocumentStatus, Job, JobStatus, utcnow
+from sie.core.replica import read_session_scope, replica_status
 from sie.core.repository.rollups import rebuild_rollups
 from tests.reliability.stack import PrivatePostgres, PrivateRedis, Stack
 from tests.utils.api import TestKey
@@ -97,18 +97,18 @@ def unreachable_replica(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]
     monkeypatch.setattr(
         settings, "sqlalchemy_read_url", f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"
     )
-    monkeypatch.setattr(db, "_replica_gate", db._ReplicaGate())
-    monkeypatch.setattr(db, "REPLICA_RETRY_SECONDS", 0.5)
-    db._read_engine.cache_clear()
-    db._read_session_factory.cache_clear()
+    monkeypatch.setattr(replica_module, "_replica_gate", replica_module._ReplicaGate())
+    monkeypatch.setattr(replica_module, "REPLICA_RETRY_SECONDS", 0.5)
+    replica_module._read_engine.cache_clear()
+    replica_module._read_session_factory.cache_clear()
     attempts: list[float] = []
-    event.listen(db._read_engine(), "do_connect", lambda *_: attempts.append(time.monotonic()))
+    event.listen(replica_module._read_engine(), "do_connect", lambda *_: attempts.append(time.monotonic()))
     try:
         yield attempts
     finally:
-        db._read_engine().dispose()
-        db._read_engine.cache_clear()
-        db._read_session_factory.cache_clear()
+        replica_module._read_engine().dispose()
+        replica_module._read_engine.cache_clear()
+        replica_module._read_session_factory.cache_clear()
 
 
 def primary_read() -> bool:

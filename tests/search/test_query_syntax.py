@@ -254,7 +254,8 @@ def test_postgres_prefix_query_uses_the_gin_index(postgres_corpus: Corpus):
         connection.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(connection.execute(text(f"EXPLAIN SELECT id FROM documents WHERE {sql}")).scalars())
 
-    assert "ix_documents_search" in plan
+    # A partitioned `documents` names each month's copy of the index (`…_search_vector_idx`).
+    assert "ix_documents_search" in plan or "_search_vector_idx" in plan
     assert ":*" in plan
 
 

@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from sie.core import metrics
 from sie.core.config import settings
-from sie.core.db import autocommit_read, database_errors, read_session_scope, request_session
+from sie.core.db import autocommit_read, database_errors, request_session
 from sie.core.engine.runtime import get_job_queue
 from sie.core.errors import Forbidden, RateLimited, Unauthorized
 from sie.core.queues import JobQueue
 from sie.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sie.core.redis import redis_client
+from sie.core.replica import read_session_scope
 from sie.core.security import Principal, Scope, is_well_formed, verify_api_key
 
 T = TypeVar("T")

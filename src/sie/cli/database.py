@@ -17,12 +17,24 @@ app = typer.Typer()
 
 @app.command()
 def migrate(revision: Annotated[str, typer.Argument(help="Alembic revision")] = "head") -> None:
-    """Apply database migrations (`alembic upgrade head`)."""
+    """Apply database migrations (`alembic upgrade head`), then create the month partitions due."""
+    from sqlalchemy.exc import OperationalError
+
     from sie.core.db import migrate as run_migrations
+    from sie.core.engine.partitions import maintain_partitions
 
     setup_logging()
     run_migrations(revision)
     typer.echo(f"database migrated to {revision}")
+    # An older revision may predate partitioning: then there is nothing to create. The migration
+    # made the months due; a try that waited too long for its lock is the scheduler's to redo.
+    try:
+        created = maintain_partitions()
+    except OperationalError as exc:
+        typer.echo(f"month partitions not created now (the scheduler retries hourly): {exc.orig}", err=True)
+        return
+    if created:
+        typer.echo(f"partitions created: {', '.join(created)}")
 
 
 @app.command()

@@ -7,23 +7,19 @@ disconnect invalidates the pool, so later checkouts reconnect (SQLAlchemy's inva
 disconnect). `autocommit_read` repeats a read once on a new connection: the API reads the caller's
 key first, so a database restart between requests fails none of them.
 
-With `DATABASE_READ_URL`, a second engine reaches a streaming replica: `read_session_scope` serves
-reads that may trail the writes by the replica's lag (search, insights, lists) from it while it
-answers, and from the primary otherwise (docs/reliability.md). With `DATABASE_POOL_MODE=transaction`
+With `DATABASE_POOL_MODE=transaction`
 (PgBouncer in transaction mode) psycopg never prepares a statement on the server: the next
 transaction may run on another server connection, which does not know it.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, OperationalError
@@ -36,19 +32,6 @@ from sie.core.errors import ServiceUnavailable, UnstorableValue
 REPO_ROOT = Path(__file__).resolve().parents[3]
 IDLE_PING_SECONDS = 30.0
 POOL_RECYCLE_SECONDS = 1800
-# A replica that failed gets no reads for this long: they go straight to the primary instead of each
-# waiting on a connection attempt. Then one read tries it again.
-REPLICA_RETRY_SECONDS = 5.0
-# `/health` calls the replica `lagging` beyond this (it still serves reads).
-REPLICA_LAGGING_SECONDS = 5.0
-# libpq's least: an unreachable replica host delays a read (or /health) this long once per retry period.
-REPLICA_CONNECT_TIMEOUT_SECONDS = 2
-# Measured on the replica: 0 while it has replayed all it received (an idle primary sends nothing, and
-# the time since its last commit is no lag), else the age of the last transaction it replayed.
-REPLICA_LAG = text(
-    "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
-    " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
-)
 T = TypeVar("T")
 
 
@@ -94,16 +77,6 @@ def postgres_engine(url: str, *, connect_timeout: int = 5, **options: Any) -> En
     )
 
 
-@cache
-def _read_engine() -> Engine | None:
-    """The replica's engine, or None without DATABASE_READ_URL. Its connections are pinged at every
-    checkout: a replica restarted or gone is found before a read starts, which then goes to the primary."""
-    url = settings.sqlalchemy_read_url
-    if url is None:
-        return None
-    return postgres_engine(url, connect_timeout=REPLICA_CONNECT_TIMEOUT_SECONDS, pool_pre_ping=True)
-
-
 def _note_idle_since(_: Any, record: Any) -> None:
     record.info["idle_since"] = time.monotonic()
 
@@ -129,118 +102,6 @@ def new_session() -> Session:
     return _session_factory()()
 
 
-@cache
-def _read_session_factory() -> sessionmaker[Session]:
-    return sessionmaker(bind=_read_engine(), expire_on_commit=False)
-
-
-class _ReplicaGate:
-    """Whether reads try the replica. After a failure none does for REPLICA_RETRY_SECONDS; then the
-    first read tries it again, while the others keep to the primary until it has answered."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._closed_until = 0.0
-        self.error: str | None = None
-
-    def closed(self) -> bool:
-        return time.monotonic() < self._closed_until
-
-    def open(self) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            if now < self._closed_until:
-                return False
-            if self.error is not None:
-                self._closed_until = now + REPLICA_RETRY_SECONDS  # this caller probes it
-            return True
-
-    def failed(self, exc: DBAPIError) -> None:
-        with self._lock:
-            self._closed_until = time.monotonic() + REPLICA_RETRY_SECONDS
-            self.error = _driver_error(exc) or type(exc).__name__
-
-    def answered(self) -> None:
-        if self.error is not None:
-            with self._lock:
-                self._closed_until, self.error = 0.0, None
-
-
-_replica_gate = _ReplicaGate()
-
-
-def _replica_session() -> Session | None:
-    """A session already connected to the replica; None without one, or while it is down."""
-    if _read_engine() is None or not _replica_gate.open():
-        return None
-    session = _read_session_factory()()
-    try:
-        session.connection()
-    except DBAPIError as exc:
-        session.close()
-        _replica_gate.failed(exc)
-        return None
-    _replica_gate.answered()
-    return session
-
-
-@contextmanager
-def read_session_scope() -> Iterator[Session]:
-    """A session for reads that may trail the latest writes by the replica's lag: on the replica
-    while it answers, else on the primary. Never for a read that must see a write just made.
-
-    A replica that cannot be reached when the read starts is skipped (that read goes to the primary);
-    one lost during the read fails that read (`ServiceUnavailable`) and is skipped by the next ones.
-    """
-    replica = _replica_session()
-    if replica is None:
-        with request_session() as session:
-            yield session
-        return
-    try:
-        with database_errors():
-            try:
-                yield replica
-            except DBAPIError as exc:
-                if exc.connection_invalidated:
-                    _replica_gate.failed(exc)
-                raise
-    finally:
-        replica.close()
-
-
-@dataclass(frozen=True)
-class ReplicaStatus:
-    state: Literal["up", "lagging", "down"]
-    lag_seconds: float | None
-    error: str | None = None
-
-
-def replica_failing() -> bool:
-    """Whether the last read or measurement that tried the replica failed to reach it."""
-    return _replica_gate.error is not None
-
-
-def replica_status() -> ReplicaStatus | None:
-    """The replica's state and lag, measured on it now; None without DATABASE_READ_URL. Reaching it
-    opens it to reads again at once; failing to closes it. While closed it is not tried: `down`."""
-    engine = _read_engine()
-    if engine is None:
-        return None
-    if _replica_gate.closed():
-        return ReplicaStatus("down", None, _replica_gate.error)
-    try:
-        with engine.connect() as connection:
-            lag = float(connection.execute(REPLICA_LAG).scalar() or 0.0)
-    except DBAPIError as exc:
-        _replica_gate.failed(exc)
-        return ReplicaStatus("down", None, _replica_gate.error)
-    except PoolTimeoutError:
-        return ReplicaStatus("down", None, "connection pool exhausted")
-    _replica_gate.answered()
-    return ReplicaStatus("lagging" if lag > REPLICA_LAGGING_SECONDS else "up", lag)
-
-
 @contextmanager
 def database_errors() -> Iterator[None]:
     """The one place where the database's failures join the error tree.
@@ -253,7 +114,7 @@ def database_errors() -> Iterator[None]:
     except PoolTimeoutError as exc:
         raise ServiceUnavailable("database", "connection pool exhausted") from exc
     except OperationalError as exc:
-        raise ServiceUnavailable("database", _driver_error(exc)) from exc
+        raise ServiceUnavailable("database", driver_error(exc)) from exc
     except DataError as exc:
         raise UnstorableValue(f"the request holds a value that cannot be stored: {_reason(exc)}") from exc
     except UnicodeEncodeError as exc:
@@ -261,7 +122,7 @@ def database_errors() -> Iterator[None]:
         raise UnstorableValue(f"the request holds text that is not valid Unicode: {exc.reason}") from exc
 
 
-def _driver_error(exc: DBAPIError) -> str:
+def driver_error(exc: DBAPIError) -> str:
     return type(exc.orig).__name__ if exc.orig else ""
 
 
@@ -331,7 +192,7 @@ def check_database() -> None:
     try:
         autocommit_read(lambda connection: connection.execute(text("SELECT 1")))
     except DBAPIError as exc:
-        raise ServiceUnavailable("database", _driver_error(exc)) from exc
+        raise ServiceUnavailable("database", driver_error(exc)) from exc
 
 
 def alembic_config() -> object:

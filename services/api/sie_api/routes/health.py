@@ -20,10 +20,11 @@ from fastapi.responses import JSONResponse
 
 import sie
 from sie.core.config import settings
-from sie.core.db import ReplicaStatus, check_database, replica_failing, replica_status
+from sie.core.db import check_database
 from sie.core.engine.runtime import get_job_queue
 from sie.core.errors import ServiceUnavailable
 from sie.core.metrics import DEPENDENCY_UP, REPLICA_LAG, render_latest
+from sie.core.replica import ReplicaStatus, replica_failing, replica_status
 from sie.core.schemas import HealthResponse
 from sie.core.schemas.common import ReplicaHealth
 from sie.core.search import get_search_backend

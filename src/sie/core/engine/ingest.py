@@ -3,7 +3,7 @@
 Document and job rows are committed together; jobs are enqueued only after the commit, through the
 outbox (`sie.core.engine.outbox`), so an accepted document is never lost. Content the tenant already
 stores is answered with the existing document and its first job (`duplicate`), enforced by the
-unique index on `(tenant, content_hash)`.
+primary key of `document_contents` (`(tenant, content_hash)`: which document holds each content).
 
 On PostgreSQL the rows go in with one statement (`sie.core.repository.intake`); a request with no
 Idempotency-Key and no file is that one statement in autocommit: one round trip, committed before
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sie.core.db import autocommit_connection, is_postgres, request_session, session_scope
 from sie.core.engine.outbox import Submission, enqueue_new
 from sie.core.errors import ServiceUnavailable
-from sie.core.models import Document, DocumentBlob, Job, JobKind, JobStatus
+from sie.core.models import Document, DocumentBlob, DocumentContent, Job, JobKind, JobStatus
 from sie.core.pipeline.fingerprint import content_hash
 from sie.core.queues import JobQueue, queue_for
 from sie.core.repository.idempotency import create_once
@@ -181,6 +181,12 @@ def _orm_rows(tenant: str, plan: _Planned) -> list[object]:
         Document(tenant=tenant, **document),
         Job(tenant=tenant, document_id=plan.submission.document_id, **plan.job_row()),
     ]
+    if plan.text_hash is not None:
+        rows.append(
+            DocumentContent(
+                tenant=tenant, content_hash=plan.text_hash, document_id=plan.submission.document_id
+            )
+        )
     if plan.new.data is not None:
         rows.append(
             DocumentBlob(
@@ -203,7 +209,8 @@ def _known(db: Session | Connection, tenant: str, hashes: set[str]) -> dict[str,
 
 def _add_with_orm(session: Session, tenant: str, documents: Sequence[NewDocument]) -> list[Submission]:
     """Local mode (SQLite): all rows in one flush; if a concurrent request stored the same content
-    meanwhile, the unique index refuses the flush and each document is retried in its own savepoint."""
+    meanwhile, the key of `document_contents` refuses the flush and each document is retried in its
+    own savepoint."""
     planned = [_plan(new) for new in documents]
     known = _known(session, tenant, {plan.text_hash for plan in planned if plan.text_hash})
     submissions: list[Submission] = []

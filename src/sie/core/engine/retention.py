@@ -1,6 +1,10 @@
 """Retention runs: each tenant's expired documents archived (when ARCHIVE_URL is set), then deleted
 from the database, the rollups and the search index (docs/retention.md).
 
+A run over every tenant first drops the whole month partitions that have expired for every tenant
+in them (`sie.core.engine.partitions`: no row-by-row delete); what is left expired (a month partly
+expired, or rows in the DEFAULT partition) goes row by row as below.
+
 Per tenant, a chunk of the oldest expired documents at a time: the chunk is archived first, and only
 once every part file is complete are its documents deleted, BATCH per transaction. If archiving
 fails, nothing of the chunk is deleted and the tenant's run stops there. Each batch leaves the
@@ -23,6 +27,7 @@ import redis
 from sie.core.config import settings
 from sie.core.db import session_scope
 from sie.core.engine.archive import write_archive
+from sie.core.engine.partitions import drop_expired_months, maintain_partitions
 from sie.core.errors import ServiceUnavailable
 from sie.core.logging import get_logger
 from sie.core.models import utcnow
@@ -61,10 +66,11 @@ def run_retention(
     now = now or utcnow()
     with session_scope() as session:
         plan = tenants_to_expire(session=session, tenant=tenant)
-    runs = []
-    for name, days in plan:
-        run = TenantRun(name, days, now - timedelta(days=days))
-        runs.append(run)
+    runs = [TenantRun(name, days, now - timedelta(days=days)) for name, days in plan]
+    if tenant is None and not dry_run and runs:
+        _drop_months(runs)
+    for run in runs:
+        name, days = run.tenant, run.days
         if dry_run:
             with session_scope() as session:
                 run.expired = count_expired(session=session, tenant=name, before=run.cutoff)
@@ -78,6 +84,21 @@ def run_retention(
             continue
         log.info("retention_done", tenant=name, days=days, removed=run.removed, parts=len(run.parts))
     return runs
+
+
+def _drop_months(runs: list[TenantRun]) -> None:
+    """Whole expired months first; a failure leaves them to the row-by-row pass and the next run."""
+    by_tenant = {run.tenant: run for run in runs}
+    try:
+        dropped = drop_expired_months(cutoffs={run.tenant: run.cutoff for run in runs})
+    except Exception as exc:
+        log.error("retention_months_failed", error=str(exc) or type(exc).__name__)
+        return
+    for name, result in dropped.items():
+        if run := by_tenant.get(name):
+            run.archived += result.archived
+            run.removed += result.removed
+            run.parts += result.parts
 
 
 def _expire_tenant(run: TenantRun) -> None:
@@ -123,11 +144,21 @@ def run_retention_hourly(stop: threading.Event) -> None:
         try:
             if _claim_hour(last_run):
                 last_run = time.monotonic()
+                _maintain_partitions()
                 run_retention()
         except ServiceUnavailable as exc:
             log.warning("retention_unavailable", reason=str(exc))
         except Exception:
             log.exception("retention_crashed")
+
+
+def _maintain_partitions() -> None:
+    """The coming months' partitions, made ahead so that rows never wait on them; a failure (its
+    lock not granted in time) leaves two months of slack and is tried again the next hour."""
+    try:
+        maintain_partitions()
+    except Exception as exc:
+        log.warning("partitions_not_created", reason=str(exc) or type(exc).__name__)
 
 
 def start_retention_thread(stop: threading.Event) -> threading.Thread:

@@ -6,7 +6,7 @@ migrations name `sie.core.models.UtcDateTime`, so it stays importable from here.
 
 from sie.core.models.api import ApiKey, IdempotencyRecord
 from sie.core.models.base import Base, DocumentStatus, JobKind, JobStatus, Priority, UtcDateTime, utcnow
-from sie.core.models.documents import Document, DocumentBlob, DocumentEntity
+from sie.core.models.documents import Document, DocumentBlob, DocumentContent, DocumentEntity
 from sie.core.models.jobs import DeadLetter, Job
 from sie.core.models.rollups import EntityDayRollup, EntityRollup, SentimentRollup
 from sie.core.models.sources import Source, SourceItem
@@ -18,6 +18,7 @@ __all__ = [
     "DeadLetter",
     "Document",
     "DocumentBlob",
+    "DocumentContent",
     "DocumentEntity",
     "DocumentStatus",
     "EntityDayRollup",

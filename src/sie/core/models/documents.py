@@ -1,4 +1,13 @@
-"""Documents: the enriched document, the uploaded bytes until extraction, and its entities."""
+"""Documents: the enriched document, the uploaded bytes until extraction, its entities, and which
+document holds each content of a tenant.
+
+On PostgreSQL `documents` and `document_entities` are partitioned by month of `created_at`
+(`sie.core.repository.partitions`, migration a7d9e1f3c5b8): their keys include `created_at`, no
+unique index can hold `(tenant, content_hash)` alone, and no foreign key can point at
+`documents.id`. So content is deduplicated through `document_contents`, and the rows that belong
+to a document (jobs, blobs, entity rows, its content row) are removed by the code that removes
+the document (`sie.core.repository.removal`), not by a cascade.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +15,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import (
+    Computed,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    Uuid,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -41,17 +60,14 @@ def _search_vector_postgres(element: _SearchVectorExpression, compiler: SQLCompi
 class Document(Base):
     __tablename__ = "documents"
     __table_args__ = (
-        # One copy of identical content per tenant; a redelivered job can never add a second.
-        Index("uq_documents_tenant_content_hash", "tenant", "content_hash", unique=True),
+        # A partitioned table's key must hold its partition key; `id` alone is unique all the same.
+        PrimaryKeyConstraint("id", "created_at"),
         Index("ix_documents_tenant_created_at", "tenant", "created_at"),
         Index("ix_documents_tenant_external_id", "tenant", "external_id"),
         Index("ix_documents_unindexed", "indexed_at", "status"),
         Index("ix_documents_tenant_published_at", "tenant", "published_at"),
     )
-    # Never read `search_vector` back after a write: nothing needs it, and SQLite has no such column.
-    __mapper_args__ = {"eager_defaults": False}
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, default=uuid.uuid4)
     tenant: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(200), default="api")
     external_id: Mapped[str | None] = mapped_column(String(500), default=None)
@@ -78,6 +94,7 @@ class Document(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     indexed_at: Mapped[datetime | None] = mapped_column(default=None)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The partition key: a document never changes month.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Kept by the database on every insert and update (a stored generated column), indexed by
@@ -89,7 +106,9 @@ class Document(Base):
         nullable=True,
     )
 
-    blob: Mapped[DocumentBlob | None] = relationship(back_populates="document", lazy="raise")
+    # The ORM knows a document by its id alone (`session.get(Document, id)`). Never read
+    # `search_vector` back after a write: nothing needs it, and SQLite has no such column.
+    __mapper_args__ = {"primary_key": [id], "eager_defaults": False}
 
 
 class DocumentBlob(Base):
@@ -97,18 +116,19 @@ class DocumentBlob(Base):
 
     __tablename__ = "document_blobs"
 
-    document_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
-    )
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     filename: Mapped[str | None] = mapped_column(String(500), default=None)
     content_type: Mapped[str | None] = mapped_column(String(100), default=None)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
-    document: Mapped[Document] = relationship(back_populates="blob")
-
 
 class DocumentEntity(Base):
-    """One row per (document, entity): what the entity insights and the entity filter read."""
+    """One row per (document, entity): what the entity insights and the entity filter read.
+
+    `created_at` is its document's, so the row lives in its document's month partition. On
+    PostgreSQL the key is `(id, created_at)` (the migration's); the model keeps `id` alone so that
+    SQLite numbers the rows itself (it only does for a single INTEGER PRIMARY KEY).
+    """
 
     __tablename__ = "document_entities"
     __table_args__ = (
@@ -117,11 +137,25 @@ class DocumentEntity(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    document_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("documents.id", ondelete="CASCADE"), index=True
-    )
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     tenant: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(String(300))
     label: Mapped[str] = mapped_column(String(30))
     count: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentContent(Base):
+    """Which document holds each content of a tenant: one copy of identical content per tenant.
+
+    The key that `documents` cannot carry once partitioned. A row exists exactly while its document
+    exists with that `content_hash`: accept inserts it in the same statement as the document (and
+    skips content already held), the worker moves it when it stores another text, and removal
+    deletes it with the document.
+    """
+
+    __tablename__ = "document_contents"
+
+    tenant: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)

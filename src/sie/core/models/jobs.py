@@ -22,9 +22,8 @@ class Job(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     tenant: Mapped[str] = mapped_column(String(100))
-    document_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("documents.id", ondelete="CASCADE"), index=True
-    )
+    # No foreign key: `documents` is partitioned (`sie.core.models.documents`); removal deletes jobs.
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     kind: Mapped[str] = mapped_column(String(20), default=JobKind.ingest)
     priority: Mapped[str] = mapped_column(String(10), default=Priority.normal)
     queue: Mapped[str] = mapped_column(String(50))

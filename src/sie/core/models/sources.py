@@ -77,8 +77,8 @@ class SourceItem(Base):
     etag: Mapped[str | None] = mapped_column(String(500), default=None)
     last_modified: Mapped[str | None] = mapped_column(String(100), default=None)
     content_hash: Mapped[str | None] = mapped_column(String(64), default=None)
-    document_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("documents.id", ondelete="SET NULL"), default=None
-    )
+    # No foreign key: `documents` is partitioned; removal sets this to NULL, as SET NULL did (by
+    # this index, not a scan per removed document).
+    document_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None, index=True)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Uuid, inspect, or_, select, tuple_
+from sqlalchemy import Uuid, inspect, select, tuple_
 from sqlalchemy.orm import ColumnProperty, Session
 
-from sie.core.models import Document, DocumentEntity, UtcDateTime
+from sie.core.models import Document, DocumentContent, DocumentEntity, UtcDateTime
 
 ARCHIVE_FORMAT = 1
 NOT_ARCHIVED = {"search_vector", "indexed_at"}
@@ -77,6 +77,12 @@ def restore_records(*, session: Session, records: Iterable[dict[str, Any]]) -> l
         )
         documents.append(document)
         session.add(document)
+        if document.content_hash is not None:
+            session.add(
+                DocumentContent(
+                    tenant=document.tenant, content_hash=document.content_hash, document_id=doc_id
+                )
+            )
         session.add_all(_entity_row(document, row) for row in record.get("entity_rows", []))
     session.flush()
     return documents
@@ -87,28 +93,23 @@ def _present(session: Session, records: Iterable[dict[str, Any]]) -> set[Any]:
     records = list(records)
     ids = [uuid.UUID(record["id"]) for record in records]
     contents = [(r["tenant"], r["content_hash"]) for r in records if r.get("content_hash") is not None]
-    conditions = [Document.id.in_(ids)]
+    present: set[Any] = set(session.scalars(select(Document.id).where(Document.id.in_(ids))))
     if contents:
-        conditions.append(tuple_(Document.tenant, Document.content_hash).in_(contents))
-    rows = session.execute(
-        select(Document.id, Document.tenant, Document.content_hash).where(or_(*conditions))
-    )
-    present: set[Any] = set()
-    for doc_id, tenant, text_hash in rows:
-        present.add(doc_id)
-        if text_hash is not None:
-            present.add((tenant, text_hash))
+        columns = (DocumentContent.tenant, DocumentContent.content_hash)
+        present.update(session.execute(select(*columns).where(tuple_(*columns).in_(contents))).tuples())
     return present
 
 
 def _entity_row(document: Document, row: dict[str, Any]) -> DocumentEntity:
+    # Its document's time, not the archived one (an older SIE stamped entity rows when it stored
+    # them): an entity row lives in its document's month partition.
     return DocumentEntity(
         document_id=document.id,
         tenant=document.tenant,
         text=row["text"],
         label=row["label"],
         count=row["count"],
-        created_at=datetime.fromisoformat(row["created_at"]),
+        created_at=document.created_at,
     )
 
 

@@ -1,11 +1,13 @@
 """New documents and their jobs, stored once per content (keyword-only, the connection passed in).
 
 On PostgreSQL one statement inserts every new document and its job: `INSERT … ON CONFLICT DO
-NOTHING` on the tenant's content hash skips content already stored, and a job is inserted only with
-a document that was. The rows travel as one array per column (`unnest`), so the statement's text is
-the same for one document or a thousand and the server prepares it once per connection. The column
-lists come from the models: a column the caller does not set gets its model default, as the ORM
-would give it (a column added later needs no change here).
+NOTHING` into `document_contents` claims each content for its document (the partitioned
+`documents` cannot hold that unique key), content another document already holds is skipped, and
+a document (with its job) is inserted only if it has no content hash or claimed its own. The rows
+travel as one array per column (`unnest`), so the statement's text is the same for one document
+or a thousand and the server prepares it once per connection. The column lists come from the
+models: a column the caller does not set gets its model default, as the ORM would give it (a
+column added later needs no change here).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.types import JSON
 
-from sie.core.models import Document, Job
+from sie.core.models import Document, DocumentContent, Job
 
 DOCUMENTS: Table = Document.__table__  # type: ignore[assignment]
 JOBS: Table = Job.__table__  # type: ignore[assignment]
@@ -85,8 +87,11 @@ def _insert_statement() -> str:
     # Built from the models' names at import; every value is a parameter.
     return (
         f"WITH input AS (SELECT * FROM unnest({arrays}) AS input({aliases})), "  # noqa: S608
+        "claimed AS (INSERT INTO document_contents (tenant, content_hash, document_id) "
+        "SELECT %(tenant)s, d_content_hash, d_id FROM input WHERE d_content_hash IS NOT NULL "
+        "ON CONFLICT DO NOTHING RETURNING document_id), "
         f"new_documents AS ({documents} FROM input "
-        "ON CONFLICT (tenant, content_hash) DO NOTHING RETURNING id), "
+        "WHERE d_content_hash IS NULL OR d_id IN (SELECT document_id FROM claimed) RETURNING id), "
         f"new_jobs AS ({jobs} FROM input JOIN new_documents ON new_documents.id = input.d_id) "
         "SELECT id FROM new_documents"
     )
@@ -128,12 +133,13 @@ def insert_new(
     return set(connection.exec_driver_sql(INSERT_NEW, params).scalars())
 
 
+# By the content's key (its primary key), never by a scan of every month of `documents`.
 _FIRST_JOBS = (
-    select(Document.content_hash, Document.id, Job.id, Job.status, Job.queue)
-    .join(Job, Job.document_id == Document.id)
+    select(DocumentContent.content_hash, Job.document_id, Job.id, Job.status, Job.queue)
+    .join(Job, Job.document_id == DocumentContent.document_id)
     .where(
-        Document.tenant == bindparam("tenant"),
-        Document.content_hash.in_(bindparam("hashes", expanding=True)),
+        DocumentContent.tenant == bindparam("tenant"),
+        DocumentContent.content_hash.in_(bindparam("hashes", expanding=True)),
     )
     .order_by(Job.created_at.desc())
 )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, load_only
 
-from sie.core.models import Document, Job
+from sie.core.models import Document, DocumentBlob, DocumentContent, DocumentEntity, Job, SourceItem
 from sie.core.repository.rollups import CHUNK, RollupDelta, apply_rollups, stored_delta
 
 # What a document's rollup contribution is made of (its text is not read).
@@ -24,8 +24,9 @@ COUNTED = (
 
 def remove_documents(*, session: Session, ids: Sequence[uuid.UUID]) -> int:
     """Delete these documents and take their contributions out of the rollups, in the caller's
-    transaction; returns how many existed. Their jobs (with those jobs' dead letters), entity rows
-    and uploaded bytes go by `ON DELETE CASCADE`. Removing them from the search index is the
+    transaction; returns how many existed. Their jobs (with those jobs' dead letters, by cascade),
+    entity rows, uploaded bytes and content rows are deleted here, and source items forget them:
+    no foreign key can point at the partitioned `documents`. Removing them from the search index is the
     caller's job, once this has committed: a rollback would otherwise leave documents that exist
     but can no longer be found."""
     delta = RollupDelta()
@@ -37,11 +38,19 @@ def remove_documents(*, session: Session, ids: Sequence[uuid.UUID]) -> int:
     # One delta for all: its rows are upserted in key order, whatever the chunks.
     apply_rollups(session=session, delta=delta)
     for start in range(0, len(removed), CHUNK):
-        session.execute(
-            delete(Document).where(Document.id.in_(removed[start : start + CHUNK])),
-            execution_options={"synchronize_session": False},
-        )
+        _delete(session, removed[start : start + CHUNK])
     return len(removed)
+
+
+def _delete(session: Session, ids: Sequence[uuid.UUID]) -> None:
+    unsynchronised = {"synchronize_session": False}
+    for model in (Job, DocumentEntity, DocumentBlob, DocumentContent):
+        session.execute(delete(model).where(model.document_id.in_(ids)), execution_options=unsynchronised)
+    session.execute(
+        update(SourceItem).where(SourceItem.document_id.in_(ids)).values(document_id=None),
+        execution_options=unsynchronised,
+    )
+    session.execute(delete(Document).where(Document.id.in_(ids)), execution_options=unsynchronised)
 
 
 def _lock(session: Session, ids: Sequence[uuid.UUID]) -> list[Document]:

@@ -19,9 +19,10 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sie.core.config import Settings
-from sie.core.db import get_engine, read_session_scope
+from sie.core.db import get_engine
 from sie.core.errors import ServiceUnavailable
 from sie.core.models import Document, utcnow
+from sie.core.replica import read_session_scope
 from sie.core.search.base import TOTAL_EXACT_UP_TO, SearchDocument, SearchQuery, SearchResults
 from sie.core.search.postgres import PostgresFullText
 from sie.core.search.sql import FullText, document_filters, hit_columns, one_page, to_hit

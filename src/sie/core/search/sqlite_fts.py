@@ -154,10 +154,7 @@ class Fts5FullText:
             .outerjoin(snippets, snippets.c.rowid == page.c.rowid)
             .order_by(page.c.score.desc().nulls_last(), *newest_first)
         )
-        # Counting reads the index's matches in its own order and stops at the cap: a common phrase's
-        # 1,001st match comes long before the index has evaluated every document.
-        counted = documents_fts.join(Document, _document_rowid == documents_fts.c.rowid)
-        return TextMatches(counted, [*document_filters(query), matched], rows)
+        return TextMatches(Document, conditions, rows, count_order=(Document.created_at.desc(),))
 
 
 def _aux_of(rowids: Select[Any], matched: ColumnElement[bool], value: ColumnElement[Any]) -> Select[Any]:

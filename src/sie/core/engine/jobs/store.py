@@ -3,6 +3,8 @@
 One transaction and a handful of statements per batch, not per document: at NLP speed the
 per-document round trips would otherwise cost as much as the NLP itself. A job already done is
 left alone, and content another document of the tenant already holds makes this one a duplicate.
+Which document holds a content is `document_contents`' row: a document that stores a new text moves
+its row to the new hash, and two batches claiming one content concurrently collide on its key.
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from sie.core.engine.jobs.claim import ClaimedJob
 from sie.core.engine.jobs.outcome import finish_failure
 from sie.core.engine.jobs.stage import stage
 from sie.core.errors import TransientError
-from sie.core.models import Document, DocumentBlob, DocumentEntity, DocumentStatus, Job, JobStatus, utcnow
+from sie.core.models import (
+    Document,
+    DocumentBlob,
+    DocumentContent,
+    DocumentEntity,
+    DocumentStatus,
+    Job,
+    JobStatus,
+    utcnow,
+)
 from sie.core.pipeline.fingerprint import content_hash
 from sie.core.pipeline.html_meta import as_stored
 from sie.core.pipeline.types import Enrichment, ExtractedText, PageMetadata, PageText
@@ -114,9 +125,9 @@ def _content_owners(
 ) -> dict[tuple[str, str], uuid.UUID]:
     """The documents that already hold the batch's contents, by tenant and content hash."""
     rows = session.execute(
-        select(Document.tenant, Document.content_hash, Document.id).where(
-            Document.tenant.in_({item.job.tenant for item in items}),
-            Document.content_hash.in_([hashes[item.job.job_id] for item in items]),
+        select(DocumentContent.tenant, DocumentContent.content_hash, DocumentContent.document_id).where(
+            DocumentContent.tenant.in_({item.job.tenant for item in items}),
+            DocumentContent.content_hash.in_([hashes[item.job.job_id] for item in items]),
         )
     )
     return {(tenant, text_hash): document_id for tenant, text_hash, document_id in rows}
@@ -128,10 +139,17 @@ def _store_one(
     job, document = rows.jobs[item.job.job_id], rows.documents[item.job.document_id]
     text_hash = rows.hashes[item.job.job_id]
     job.status, job.finished_at, job.error, job.error_kind = JobStatus.done, now, None, None
-    owner = rows.owners.setdefault((item.job.tenant, text_hash), document.id)
+    key = (item.job.tenant, text_hash)
+    claimed = key not in rows.owners
+    owner = rows.owners.setdefault(key, document.id)
     if owner != document.id:
         document.status, document.duplicate_of, document.processed_at = DocumentStatus.duplicate, owner, now
         return None
+    if claimed:
+        # Its earlier content (an accepted text, an earlier fetch) is no longer what it holds. A
+        # concurrent batch claiming the same content fails this flush on the key (`store_each`).
+        session.execute(delete(DocumentContent).where(DocumentContent.document_id == document.id))
+        session.add(DocumentContent(tenant=item.job.tenant, content_hash=text_hash, document_id=document.id))
     _fill_document(document, item, text_hash, now)
     entities = list(_entity_rows(document, item.enrichment))
     session.add_all(entities)
