@@ -23,9 +23,10 @@ from scratch import DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_BASE_URL, ScratchService
 
 
 @contextmanager
-def scratch_environment() -> Iterator[dict[str, str]]:
+def scratch_environment(database_url: str | None = None) -> Iterator[dict[str, str]]:
     """A fresh, migrated PostgreSQL database and an empty Redis db of this run's own (as the tests get);
-    sets the environment, so call it before `sie` is imported."""
+    sets the environment, so call it before `sie` is imported. With `database_url`, that database
+    (migrated to head, its rows kept) is used instead of the fresh one."""
     services = ScratchServices.reserve(
         prefix="sie_bench",
         pg_admin_url=os.environ.get("SIE_BENCH_PG_ADMIN_URL", DEFAULT_PG_ADMIN_URL),
@@ -34,6 +35,7 @@ def scratch_environment() -> Iterator[dict[str, str]]:
     env = {
         "ENVIRONMENT": "development",
         **services.environment(),
+        **({"DATABASE_URL": database_url} if database_url else {}),
         "API_SECRET_KEY": secrets.token_urlsafe(32),
         "SEARCH_BACKEND": "database",
         "LOG_LEVEL": "warning",

@@ -1,7 +1,7 @@
 """Search and insights at scale (issue 14): seed N documents, then time the read API as a user calls it.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--backend postgres|sqlite]
-                                    [--repeat 20] [--explain]
+                                    [--repeat 20] [--explain] [--database-url URL]
 
 For each size, the corpus of `scale_seed` (Zipf words, a few entities per document, 90 days of
 timestamps, rollups rebuilt) is seeded from zero, into a scratch PostgreSQL database migrated to
@@ -12,6 +12,8 @@ call, the answer's `total` and `total_relation`, and whether it meets the issue'
 documents (search p50 <= 100 ms and p95 <= 250 ms; insights p50 <= 200 ms). After the last size,
 the growth factor of each query's p50 between consecutive sizes. `--explain` also prints EXPLAIN
 ANALYZE of the search statements the API runs for the common word and the filtered search.
+`--database-url` times a PostgreSQL database seeded by an earlier run (or by `scale_seed`) instead:
+no seeding, the database is kept, so a change can be measured at 1M without 10 minutes of seeding.
 """
 
 from __future__ import annotations
@@ -189,6 +191,25 @@ def explain(words: list[str]) -> None:
                 print(f"-- {query.q} {query.sentiment or ''}\n" + "\n".join(plan), "\n")
 
 
+def seed(backend: str, env: dict[str, str], size: int) -> float:
+    print("seeding")
+    if backend == "postgres":
+        return seed_postgres(env["DATABASE_URL"].replace("+psycopg", ""), size)
+    clear_sqlite()
+    return seed_sqlite(size)
+
+
+def seeded_size() -> int:
+    """How many documents of the bench tenant an already seeded database holds."""
+    from sqlalchemy import func, select
+
+    from sie.core.db import session_scope
+    from sie.core.models import Document
+
+    with session_scope() as session:
+        return session.execute(select(func.count()).where(Document.tenant == TENANT)).scalar_one()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -199,20 +220,21 @@ def main() -> None:
     parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--database-url", help="an already seeded PostgreSQL database to time (kept)")
     args = parser.parse_args()
     sizes = sorted(int(size.replace("_", "")) for size in args.sizes.split(","))
-    environment = scratch_environment() if args.backend == "postgres" else local_environment()
+    if args.database_url:
+        environment = scratch_environment(args.database_url)
+    else:
+        environment = scratch_environment() if args.backend == "postgres" else local_environment()
     results: dict[int, dict[str, Timing]] = {}
     with environment as env:
         words, key = corpus_words(), bench_api_key(TENANT)
-        for size in sizes:
-            print(f"\n== {size:,} documents, {args.backend} ==\nseeding")
-            if args.backend == "postgres":
-                seconds = seed_postgres(env["DATABASE_URL"].replace("+psycopg", ""), size)
-            else:
-                clear_sqlite()
-                seconds = seed_sqlite(size)
-            print(f"seeded in {seconds:.0f} s ({size / seconds:,.0f} documents/s)\n")
+        for size in [seeded_size()] if args.database_url else sizes:
+            print(f"\n== {size:,} documents, {args.backend} ==")
+            if not args.database_url:
+                seconds = seed(args.backend, env, size)
+                print(f"seeded in {seconds:.0f} s ({size / seconds:,.0f} documents/s)\n")
             with api_process(env) as (base_url, process):
                 results[size] = time_queries(base_url, process.pid, key, args.repeat, words)
             if args.explain and args.backend == "postgres":

@@ -62,7 +62,7 @@ class Document(Base):
     __table_args__ = (
         # A partitioned table's key must hold its partition key; `id` alone is unique all the same.
         PrimaryKeyConstraint("id", "created_at"),
-        Index("ix_documents_tenant_created_at", "tenant", "created_at"),
+        Index("ix_documents_tenant_created_at", "tenant", "created_at", "source", "sentiment_label"),
         Index("ix_documents_tenant_external_id", "tenant", "external_id"),
         Index("ix_documents_unindexed", "indexed_at", "status"),
         Index("ix_documents_tenant_published_at", "tenant", "published_at"),

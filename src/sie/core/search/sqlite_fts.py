@@ -13,6 +13,7 @@ the newest matching documents are found walking `ix_documents_tenant_created_at`
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from sie.core.models import Document
@@ -64,6 +66,7 @@ SQLITE_FTS_COLUMNS = (
 )
 SQLITE_CREATE_FTS = f"CREATE VIRTUAL TABLE documents_fts USING fts5({SQLITE_FTS_COLUMNS})"
 SQLITE_SNIPPET_TOKENS = 32
+_CREATING = threading.Lock()
 MISPLACED_SAMPLE = 100
 # bm25 weights per FTS column (document_id, tenant, title, text): a title match counts more.
 SQLITE_BM25 = literal_column("bm25(documents_fts, 0.0, 0.0, 4.0, 1.0)")
@@ -71,15 +74,31 @@ SQLITE_BM25 = literal_column("bm25(documents_fts, 0.0, 0.0, 4.0, 1.0)")
 
 class Fts5FullText:
     def create(self, session: Session) -> None:
+        # Local mode's worker threads each make their backend ready at once: one at a time, or one
+        # would drop the table another just made, under a store in flight.
+        with _CREATING:
+            if self._current(session):
+                return
+            # Made by an older SIE (other options, rowids of its own), or renumbered: made again.
+            session.execute(text("DROP TABLE IF EXISTS documents_fts"))
+            try:
+                session.execute(text(SQLITE_CREATE_FTS))
+            except OperationalError:
+                # Another process made it meanwhile (SQLite has no transactional DDL here).
+                session.rollback()
+                if self._current(session):
+                    return
+                raise
+            _fill(session)
+
+    @staticmethod
+    def _current(session: Session) -> bool:
         defined = session.execute(
             text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'documents_fts'")
         ).scalar()
-        if defined == SQLITE_CREATE_FTS and not session.execute(select(_misplaced_rows().exists())).scalar():
-            return
-        # Made by an older SIE (other options, rowids of its own), or renumbered: made again.
-        session.execute(text("DROP TABLE IF EXISTS documents_fts"))
-        session.execute(text(SQLITE_CREATE_FTS))
-        _fill(session)
+        if defined != SQLITE_CREATE_FTS:
+            return False
+        return not session.execute(select(_misplaced_rows().exists())).scalar()
 
     def store(self, session: Session, documents: Sequence[SearchDocument]) -> None:
         ids = [uuid.UUID(doc.id) for doc in documents]
