@@ -17,6 +17,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
   # The console's browser tests (tests/browser) drive Debian's headless Chromium with Playwright.
   command -v chromium >/dev/null || missing+=(chromium)
+  # PostgreSQL behind a real PgBouncer in transaction pooling (tests/e2e/test_pgbouncer.py).
+  command -v pgbouncer >/dev/null || missing+=(pgbouncer)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
