@@ -14,11 +14,9 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +32,7 @@ from sie.core.config import settings
 from sie.core.db import postgres_engine, session_scope
 from sie.core.engine.ingest import NewDocument
 from sie.core.models import Document, Job, JobStatus, Source, utcnow
+from tests.reliability.stack import http_site
 from tests.utils.api import make_key
 from tests.utils.corpus import known_documents
 from tests.utils.pgbouncer import PgBouncer
@@ -111,13 +110,8 @@ class Pages(QuietHandler):
 
 @pytest.fixture
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_site(Pages) as url:
+        yield url
 
 
 def jobs_by_status(tenant: str) -> dict[str, int]:

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from bench.processes import REPO_ROOT, api_process, celery_worker, free_port, wait_until
 from sie.core.models import Job
 from tests.utils.api import TestKey, add_key
+from tests.utils.postgres_user import run_as_postgres
 
 SIE_COMMAND = str(Path(sys.executable).with_name("sie"))
 
@@ -70,11 +71,7 @@ class PrivatePostgres:
         self.directory = Path(tempfile.mkdtemp(prefix="sie-reliability-pg-"))
         self.data = self.directory / "data"
         self.log_file = self.directory / "postgres.log"
-        self._as_owner: list[str] = []
-        if os.geteuid() == 0:
-            owner = pwd.getpwnam("postgres")
-            os.chown(self.directory, owner.pw_uid, owner.pw_gid)
-            self._as_owner = ["runuser", "-u", "postgres", "--"]
+        self._as_owner = run_as_postgres(self.directory)
 
     def _run(self, *command: str) -> None:
         subprocess.run([*self._as_owner, *command], check=True, capture_output=True, timeout=120)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import shutil
 import subprocess
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 import psycopg
 
 from bench.processes import free_port, wait_until
+from tests.utils.postgres_user import run_as_postgres
 
 
 class ReplicationRefused(Exception):
@@ -39,11 +39,7 @@ class StreamingReplica:
         self.data = self.directory / "data"
         self.log_file = self.directory / "postgres.log"
         # The server refuses to run as root: as root, the copy belongs to `postgres`.
-        self._as_owner: list[str] = []
-        if os.geteuid() == 0:
-            owner = pwd.getpwnam("postgres")
-            os.chown(self.directory, owner.pw_uid, owner.pw_gid)
-            self._as_owner = ["runuser", "-u", "postgres", "--"]
+        self._as_owner = run_as_postgres(self.directory)
 
     def _run(self, *command: str, **options: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
